@@ -1,0 +1,51 @@
+"""The page checker must fail, naming file and line, on every planted fault."""
+
+from pathlib import Path
+
+import pytest
+from pagecheck import PageError, extract_blocks, outputs_match, run_page
+
+FIXTURES = Path(__file__).parent / "fixtures" / "pages"
+
+
+def test_good_page_runs_with_include_expanded() -> None:
+    blocks = extract_blocks(FIXTURES / "good.md")
+    assert "class SimpleNet(nn.Module):" in blocks[0].code
+    assert "--8<--" not in blocks[0].code
+    assert run_page(FIXTURES / "good.md") == 2
+
+
+@pytest.mark.parametrize(
+    ("fixture", "message"),
+    [
+        ("broken_block.md", r"broken_block\.md:7: code block raised(.|\n)*ZeroDivisionError"),
+        ("py_fence.md", r"py_fence\.md:3: fence language 'py' is not executed"),
+        ("titled_fence.md", r"titled_fence\.md:3: fence language 'python title=\"a.py\"'"),
+        ("tilde_fence.md", r"tilde_fence\.md:3: '~~~' fence is not executed"),
+        ("skipfile.md", r"skipfile\.md:1: 'skipfile' would hide every block"),
+        ("missing_include.md", r"missing_include\.md:3: include failed"),
+        ("missing_section.md", r"missing_section\.md:3: include failed: .*no-such-section"),
+        ("stray_text.md", r"stray_text\.md:3: a 'text' block must be the checked output"),
+        ("skip_marker.md", r"skip_marker\.md:4: markers \['pytest.mark.skip'\] would skip"),
+        ("wrong_output.md", r"wrong_output\.md:3: shown output differs(.|\n)*loss 0\.7"),
+    ],
+)
+def test_planted_fault_is_reported_with_file_and_line(fixture: str, message: str) -> None:
+    with pytest.raises(PageError, match=message):
+        run_page(FIXTURES / fixture)
+
+
+@pytest.mark.parametrize(
+    ("expected", "actual", "same"),
+    [
+        ("loss 0.1500", "loss 0.1501", True),  # float within tolerance
+        ("loss 0.1500", "loss 0.2000", False),  # float outside tolerance
+        ("epoch 5", "epoch 6", False),  # integers are exact
+        ("accuracy 0.944\n", "accuracy 0.944", True),  # trailing newline ignored
+        ("a\nb", "a", False),  # a missing line is a difference
+        ("tensor([1., 2.])", "tensor([1., 2.])", True),
+        ("shape (2, 3)", "shape (2, 3, 1)", False),
+    ],
+)
+def test_outputs_match(expected: str, actual: str, same: bool) -> None:
+    assert outputs_match(expected, actual) is same

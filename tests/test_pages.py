@@ -1,0 +1,19 @@
+"""Execute every python block of every page, in both languages, in page order."""
+
+from pathlib import Path
+
+import pytest
+from pagecheck import ROOT, run_page
+
+PAGES = sorted((ROOT / "docs").glob("*/**/*.md"))
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.relative_to(ROOT / "docs").as_posix() for p in PAGES])
+def test_page_blocks_run_and_outputs_match(page: Path) -> None:
+    ran = run_page(page)
+    assert ran > 0, f"{page} has no python block; every chapter proves its claims with code"
+
+
+def test_both_languages_have_pages() -> None:
+    langs = {p.relative_to(ROOT / "docs").parts[0] for p in PAGES}
+    assert langs == {"zh", "en"}

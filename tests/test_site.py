@@ -1,0 +1,149 @@
+"""Build the real site (mkdocs build --strict) and check what a reader gets."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from pagecheck import ROOT
+from sitecheck import third_party_references, unmapped_blocks
+
+pytestmark = pytest.mark.site
+PAGES = sorted(p.relative_to(ROOT / "docs" / "zh").with_suffix("").as_posix()
+               for p in (ROOT / "docs" / "zh").rglob("*.md"))
+
+
+def mkdocs_build(config: Path, site_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "-d", str(site_dir)],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    site_dir = tmp_path_factory.mktemp("site")
+    start = time.perf_counter()
+    result = mkdocs_build(ROOT / "mkdocs.yml", site_dir)
+    seconds = time.perf_counter() - start
+    assert result.returncode == 0, result.stdout + result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "WARNING" in line]
+    assert not warnings, "\n".join(warnings)
+    print(f"\nsite built in {seconds:.1f} s")
+    return site_dir
+
+
+def page_html(site: Path, lang: str, page: str) -> Path:
+    prefix = site / "en" if lang == "en" else site
+    return prefix / ("" if page == "index" else page) / "index.html"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_page_is_built_with_its_language(site: Path, lang: str) -> None:
+    for page in PAGES:
+        html = page_html(site, lang, page).read_text(encoding="utf-8")
+        assert f'<html lang="{lang}"' in html, page
+        other = "en" if lang == "zh" else "zh"
+        assert f'hreflang="{other}"' in html, f"{page}: no language switcher link"
+
+
+def test_switcher_lands_on_the_same_page(site: Path) -> None:
+    for page in PAGES:
+        zh = page_html(site, "zh", page).read_text(encoding="utf-8")
+        en = page_html(site, "en", page).read_text(encoding="utf-8")
+        target = "" if page == "index" else f"{page}/"
+        assert f'href="{"../" * target.count("/")}en/{target}" hreflang="en"' in zh, page
+        assert f'href="{"../" * (target.count("/") + 1)}{target}" hreflang="zh"' in en, page
+
+
+def test_every_built_code_block_was_executed(site: Path) -> None:
+    assert unmapped_blocks(site) == []
+
+
+def test_an_unexecuted_block_in_the_build_is_caught(site: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "site"
+    shutil.copytree(site, copy)
+    page = page_html(copy, "en", "practice")
+    html = page.read_text(encoding="utf-8")
+    extra = '<div class="language-python highlight"><pre><code>print("never run")</code></pre></div>'
+    page.write_text(html.replace("</article>", extra + "</article>", 1), encoding="utf-8")
+    problems = unmapped_blocks(copy)
+    assert len(problems) == 1 and "never run" in problems[0] and "en/practice" in problems[0]
+
+
+def test_no_request_leaves_the_sites_origin(site: Path, tmp_path: Path) -> None:
+    assert third_party_references(site) == []
+    planted = tmp_path / "planted.html"
+    planted.write_text('<script src="https://cdn.example.org/x.js"></script>')
+    (tmp_path / "planted.css").write_text("@font-face{src:url(https://fonts.example.org/a.woff2)}")
+    found = third_party_references(tmp_path)
+    assert len(found) == 2, found
+
+
+def test_math_is_rendered_at_build_time(site: Path) -> None:
+    html = page_html(site, "zh", "practice").read_text(encoding="utf-8")
+    assert 'class="katex-display"' in html and "<math" in html
+    assert "\\(" not in html and "\\[" not in html, "raw TeX left in the page"
+    assert (site / "assets" / "katex" / "katex.min.css").is_file()
+    assert any((site / "assets" / "katex" / "fonts").glob("*.woff2"))
+
+
+def test_search_index_segments_chinese(site: Path) -> None:
+    index = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))
+    zh_text = " ".join(d["text"] for d in index["docs"] if not d["location"].startswith("en/"))
+    separator = re.compile(index["config"]["separator"])
+    tokens = set(separator.split(zh_text))
+    # A word from the middle of a sentence must be its own token, or search cannot find it.
+    assert "反向传播" in tokens
+
+
+# --- planted faults: a small project with one page per language -------------------------
+
+def make_project(tmp_path: Path, zh: str, en: str) -> Path:
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    config = re.sub(r"^nav:\n(?:[ -].*\n)+", "nav:\n  - index.md\n", config, flags=re.MULTILINE)
+    (tmp_path / "mkdocs.yml").write_text(config, encoding="utf-8")
+    shutil.copytree(ROOT / "hooks", tmp_path / "hooks")
+    for linked in ("node_modules", "snippets"):
+        (tmp_path / linked).symlink_to(ROOT / linked)
+    for lang, text in (("zh", zh), ("en", en)):
+        (tmp_path / "docs" / lang).mkdir(parents=True)
+        (tmp_path / "docs" / lang / "index.md").write_text(text, encoding="utf-8")
+    return tmp_path / "mkdocs.yml"
+
+
+def test_planted_project_builds(tmp_path: Path) -> None:
+    page = "# T { #t }\n\n$$\nY = X W^\\top + b\n$$\n"
+    result = mkdocs_build(make_project(tmp_path, page, page), tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+
+
+def test_latex_error_fails_the_build_naming_file_and_line(tmp_path: Path) -> None:
+    bad = "# T { #t }\n\nText.\n\n$$\ny = \\frac{1}{\n$$\n"
+    good = "# T { #t }\n\nText.\n"
+    result = mkdocs_build(make_project(tmp_path, good, bad), tmp_path / "out")
+    assert result.returncode != 0
+    assert re.search(r"index\.md:6: LaTeX error in formula 'y = \\\\frac\{1\}\{'", result.stderr), \
+        result.stderr
+
+
+def test_missing_include_fails_the_build(tmp_path: Path) -> None:
+    bad = '# T { #t }\n\n```python\n--8<-- "snippets/missing.py:model"\n```\n'
+    result = mkdocs_build(make_project(tmp_path, bad, bad), tmp_path / "out")
+    assert result.returncode != 0
+    assert "snippets/missing.py" in result.stderr and "index.md" in result.stderr, result.stderr
+
+
+def test_broken_link_fails_the_build(tmp_path: Path) -> None:
+    bad = "# T { #t }\n\nSee [nowhere](missing.md#x).\n"
+    result = mkdocs_build(make_project(tmp_path, bad, bad), tmp_path / "out")
+    assert result.returncode != 0
+    assert "missing.md" in result.stderr, result.stderr
