@@ -1,0 +1,48 @@
+"""snippets/applications/text.py"""
+
+import pytest
+import torch
+
+from snippets.applications.text import (INTENTS, BagOfWords, TextConfig, build_vocab,
+                                        encode, generate_sentences, train_text)
+
+
+def test_corpus_is_deterministic_distinct_and_balanced() -> None:
+    sentences, labels = generate_sentences(50, seed=3)
+    assert (sentences, labels) == generate_sentences(50, seed=3)
+    assert sentences != generate_sentences(50, seed=4)[0]
+    assert len(set(sentences)) == len(sentences) == 200
+    assert [labels.count(i) for i in range(len(INTENTS))] == [50] * 4
+
+
+def test_vocab_and_encoding() -> None:
+    vocab = build_vocab(["play jazz", "play rock now"])
+    assert vocab == {"<pad>": 0, "<unk>": 1, "play": 2, "jazz": 3, "rock": 4, "now": 5}
+    ids = encode(["Play disco jazz", "now play rock now now"], vocab, max_len=4)
+    # unknown -> 1, pad -> 0, the second sentence truncated to 4 words
+    assert ids.tolist() == [[2, 1, 3, 0], [5, 2, 4, 5]]
+
+
+def test_bag_is_the_mean_of_non_padding_embeddings() -> None:
+    torch.manual_seed(0)
+    model = BagOfWords(vocab_size=10, dim=4, num_classes=3)
+    ids = torch.tensor([[2, 5, 7, 0, 0]])
+    expected = model.embed.weight[[2, 5, 7]].mean(dim=0)  # padding left out
+    torch.testing.assert_close(model.embed(ids)[0], expected)
+    assert model(ids).shape == (1, 3)
+
+
+def test_training_is_deterministic_and_accurate() -> None:
+    cfg = TextConfig(sentences_per_intent=80, epochs=6)
+    _, vocab_a, losses_a, acc_a = train_text(cfg)
+    _, vocab_b, losses_b, acc_b = train_text(cfg)
+    assert vocab_a == vocab_b and losses_a == losses_b and acc_a == acc_b
+    assert losses_a[-1] < 0.3 * losses_a[0]
+    assert acc_a > 0.9  # chance is 0.25
+
+
+def test_bad_arguments_are_named() -> None:
+    with pytest.raises(ValueError, match="per_intent must be in \\[1, 300\\], got 0"):
+        generate_sentences(0)
+    with pytest.raises(ValueError, match="max_len must be >= 1, got 0"):
+        encode(["hi"], {"<pad>": 0, "<unk>": 1}, max_len=0)
