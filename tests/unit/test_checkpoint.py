@@ -1,0 +1,315 @@
+"""snippets/checkpoint.py"""
+
+import hashlib
+import json
+import os
+import pickle
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+from snippets.checkpoint import (
+    CheckpointError,
+    atomic_write,
+    capture_rng_state,
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    load_state,
+    load_weights,
+    restore_rng_state,
+    save_checkpoint,
+    save_weights,
+    verify_checkpoint,
+)
+from snippets.data import digits_datasets, make_loader
+from snippets.models.cnn import DigitsCNN
+from snippets.train import TrainConfig, train
+
+
+def tiny(seed: int = 0, num_classes: int = 10) -> DigitsCNN:
+    torch.manual_seed(seed)
+    return DigitsCNN(num_classes=num_classes, channels=(2, 4))
+
+
+def save_some(run_dir: Path, steps: list[int], keep_last: int = 10) -> None:
+    for step in steps:
+        save_checkpoint(run_dir, step, tiny(step), {"step": step}, keep_last=keep_last)
+
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path: Path) -> None:
+    target = tmp_path / "file.txt"
+    atomic_write(target, lambda tmp: tmp.write_text("old"))
+
+    def fail(tmp: Path) -> None:
+        tmp.write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write(target, fail)
+    assert target.read_text() == "old"
+    assert os.listdir(tmp_path) == ["file.txt"]  # no temporary file left behind
+
+
+def test_round_trip_weights_and_state_loads_weights_only(tmp_path: Path) -> None:
+    model = tiny(1)
+    optimizer = torch.optim.AdamW(model.parameters())
+    model(torch.rand(3, 1, 8, 8)).sum().backward()
+    optimizer.step()
+    state = {
+        "step": 1,
+        "optimizer": optimizer.state_dict(),
+        "rng": capture_rng_state(),
+        "history": [{"epoch": 1, "loss": 0.5}],
+    }
+    directory = save_checkpoint(tmp_path, 1, model, state)
+    assert sorted(os.listdir(directory)) == [
+        "complete.json",
+        "model.safetensors",
+        "state.pt",
+    ]
+    raw = torch.load(directory / "state.pt", weights_only=True)  # plain torch works too
+    assert raw["history"] == [{"epoch": 1, "loss": 0.5}]
+    other = tiny(2)
+    loaded = load_checkpoint(directory, other)
+    for a, b in zip(model.state_dict().values(), other.state_dict().values()):
+        assert torch.equal(a, b)
+    fresh = torch.optim.AdamW(other.parameters())
+    fresh.load_state_dict(loaded["optimizer"])
+    assert torch.equal(
+        fresh.state_dict()["state"][0]["exp_avg"],
+        optimizer.state_dict()["state"][0]["exp_avg"],
+    )
+
+
+def test_rng_state_round_trip_through_a_weights_only_file(tmp_path: Path) -> None:
+    generator = torch.Generator().manual_seed(7)
+    random.gauss(0, 1)  # python keeps a cached gaussian: it must survive too
+    state = capture_rng_state(generator.get_state())
+    torch.save(state, tmp_path / "rng.pt")
+    first = (
+        random.random(),
+        random.gauss(0, 1),
+        np.random.rand(),
+        torch.rand(2),
+        torch.rand(2, generator=generator),
+    )
+    random.seed(99)
+    np.random.seed(99)
+    torch.manual_seed(99)
+    loader_state = restore_rng_state(torch.load(tmp_path / "rng.pt", weights_only=True))
+    generator.set_state(loader_state)
+    again = (
+        random.random(),
+        random.gauss(0, 1),
+        np.random.rand(),
+        torch.rand(2),
+        torch.rand(2, generator=generator),
+    )
+    assert first[:3] == again[:3]
+    assert torch.equal(first[3], again[3]) and torch.equal(first[4], again[4])
+    assert all(
+        isinstance(v, torch.Tensor)
+        for k, v in state.items()
+        if k in ("python", "numpy", "torch", "loader")
+    )
+
+
+def test_newest_complete_checkpoint_is_chosen(tmp_path: Path) -> None:
+    save_some(tmp_path, [10, 20, 30])
+    assert latest_checkpoint(tmp_path).name == "step-00000030"
+    (tmp_path / "checkpoints" / "step-00000030" / "complete.json").unlink()  # killed
+    (tmp_path / "checkpoints" / "step-00000040").mkdir()  # killed even earlier
+    with pytest.warns(UserWarning, match="step-00000030/complete.json is missing"):
+        assert latest_checkpoint(tmp_path).name == "step-00000020"
+    assert latest_checkpoint(tmp_path / "nothing-here") is None
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "delete"])
+def test_damaged_checkpoint_is_never_chosen_and_is_named(
+    tmp_path: Path, damage: str
+) -> None:
+    save_some(tmp_path, [1, 2])
+    newest = tmp_path / "checkpoints" / "step-00000002"
+    victim = newest / "model.safetensors"
+    data = victim.read_bytes()
+    if damage == "truncate":
+        victim.write_bytes(data[: len(data) // 2])
+    elif damage == "flip":
+        victim.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))
+    else:
+        victim.unlink()
+    message = {
+        "truncate": "is truncated or altered",
+        "flip": "is corrupt",
+        "delete": "is missing",
+    }[damage]
+    with pytest.warns(UserWarning, match=f"model.safetensors {message}"):
+        assert latest_checkpoint(tmp_path).name == "step-00000001"
+    with pytest.raises(
+        CheckpointError, match=f"step-00000002/model.safetensors {message}"
+    ):
+        load_checkpoint(newest, tiny())
+
+
+def test_corrupt_files_raise_errors_naming_them(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00\x01 definitely not safetensors")
+    with pytest.raises(
+        CheckpointError, match="bad.safetensors: not a readable safetensors"
+    ):
+        load_weights(tiny(), bad)
+    truncated = tmp_path / "state.pt"
+    torch.save({"a": torch.arange(1000)}, truncated)
+    truncated.write_bytes(truncated.read_bytes()[:300])
+    with pytest.raises(
+        CheckpointError, match="state.pt: refused: not a safe, complete"
+    ):
+        load_state(truncated)
+
+
+class Exploit:
+    """Unpickling this calls os.mkdir(path): any code could run instead."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+
+    def __reduce__(self):
+        return os.mkdir, (self.path,)
+
+
+@pytest.mark.parametrize("writer", ["torch.save", "pickle"])
+def test_malicious_pickle_is_refused_and_runs_nothing(
+    tmp_path: Path, writer: str
+) -> None:
+    sentinel = tmp_path / "pwned"
+    save_some(tmp_path, [5])
+    directory = tmp_path / "checkpoints" / "step-00000005"
+    evil = directory / "state.pt"
+    payload = {"step": 5, "optimizer": Exploit(sentinel)}
+    if writer == "torch.save":
+        torch.save(payload, evil)
+    else:
+        evil.write_bytes(pickle.dumps(payload))
+    with pytest.raises(CheckpointError, match="state.pt: refused"):
+        load_state(evil)
+    assert not sentinel.exists()
+    # even with a marker whose checksums match the malicious file
+    marker = directory / "complete.json"
+    info = json.loads(marker.read_text())
+    info["files"]["state.pt"] = {
+        "bytes": evil.stat().st_size,
+        "sha256": hashlib.sha256(evil.read_bytes()).hexdigest(),
+    }
+    marker.write_text(json.dumps(info))
+    verify_checkpoint(directory)
+    model = tiny(9)
+    before = [p.clone() for p in model.parameters()]
+    with pytest.raises(CheckpointError, match="step-00000005/state.pt: refused"):
+        load_checkpoint(directory, model)
+    assert not sentinel.exists()
+    assert all(
+        torch.equal(a, b) for a, b in zip(before, model.parameters())
+    )  # untouched
+
+
+def test_mismatched_model_names_the_keys(tmp_path: Path) -> None:
+    path = save_weights(tiny(), tmp_path / "w.safetensors")
+    with pytest.raises(
+        CheckpointError,
+        match=r"shape mismatch: head.bias: \(10,\) in the file, "
+        r"\(5,\) in the model; head.weight: \(10, 16\)",
+    ):
+        load_weights(tiny(num_classes=5), path)
+    with pytest.raises(
+        CheckpointError,
+        match="missing keys: weight, bias; unexpected keys: "
+        "features.0.bias, features.0.weight",
+    ):
+        load_weights(nn.Linear(16, 10), path)
+    compiled_keys = {f"_orig_mod.{k}": v for k, v in tiny().state_dict().items()}
+    save_file(compiled_keys, str(tmp_path / "compiled.safetensors"))
+    with pytest.raises(CheckpointError, match="saved from a torch.compile wrapper"):
+        load_weights(tiny(), tmp_path / "compiled.safetensors")
+
+
+def test_tied_weights_are_saved_once_and_load(tmp_path: Path) -> None:
+    class Tied(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = nn.Embedding(5, 3)
+            self.out = nn.Linear(3, 5, bias=False)
+            self.out.weight = self.embed.weight
+
+    source, target = Tied(), Tied()
+    save_weights(source, tmp_path / "tied.safetensors")
+    load_weights(target, tmp_path / "tied.safetensors")
+    assert torch.equal(target.out.weight, source.embed.weight)
+    assert target.out.weight is target.embed.weight
+
+
+def test_old_checkpoints_are_pruned_after_the_new_one_commits(tmp_path: Path) -> None:
+    save_some(tmp_path, [1, 2, 3, 4], keep_last=2)
+    assert [p.name for p in list_checkpoints(tmp_path)] == [
+        "step-00000003",
+        "step-00000004",
+    ]
+    with pytest.raises(ValueError, match="keep_last must be >= 1, got 0"):
+        save_checkpoint(tmp_path, 5, tiny(), {}, keep_last=0)
+
+
+def test_a_failed_run_never_overwrites_a_saved_checkpoint(
+    tmp_path: Path, monkeypatch
+) -> None:
+    train_set, _, _ = digits_datasets(seed=0)
+    cfg = dict(
+        epochs=2, run_dir=str(tmp_path), progress=False, save_every=1, keep_last=5
+    )
+    train(
+        tiny(),
+        make_loader(train_set, 128, True),
+        None,
+        TrainConfig(stop_at_step=3, **cfg),
+        torch.device("cpu"),
+    )
+
+    def snapshot() -> dict[str, bytes]:
+        return {
+            str(p.relative_to(tmp_path)): p.read_bytes()
+            for p in sorted(tmp_path.rglob("*"))
+            if p.is_file()
+        }
+
+    saved = snapshot()
+    # 1. a fresh run pointed at the same directory is refused before it writes anything
+    with pytest.raises(FileExistsError):
+        train(tiny(), make_loader(train_set, 128, True), None, TrainConfig(**cfg))
+    assert snapshot() == saved
+    # 2. a resumed run that crashes while writing its next checkpoint
+    real_save = torch.save
+
+    def crash_on_state(obj, f, *args, **kwargs):
+        real_save(obj, f, *args, **kwargs)
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(torch, "save", crash_on_state)
+    with pytest.raises(OSError, match="No space left"):
+        train(
+            tiny(),
+            make_loader(train_set, 128, True),
+            None,
+            TrainConfig(resume=True, **cfg),
+        )
+    monkeypatch.setattr(torch, "save", real_save)
+    after = snapshot()
+    assert {
+        k: v for k, v in after.items() if k in saved
+    } == saved  # nothing saved changed
+    assert all(".tmp-" not in k for k in after)  # no temporary files left
+    with pytest.warns(UserWarning, match="step-00000004/complete.json is missing"):
+        assert latest_checkpoint(tmp_path).name == "step-00000003"

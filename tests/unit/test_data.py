@@ -1,0 +1,67 @@
+"""snippets/data.py"""
+
+import pytest
+import torch
+
+from snippets.data import digits_datasets, make_loader
+
+
+def test_split_sizes_shapes_and_ranges() -> None:
+    train, val, test = digits_datasets(seed=0)
+    assert (len(train), len(val), len(test)) == (
+        1257,
+        180,
+        360,
+    )  # 70 / 10 / 20 % of 1797
+    for split in (train, val, test):
+        images, labels = split.tensors
+        assert images.dtype == torch.float32 and labels.dtype == torch.int64
+        assert images.shape[1:] == (1, 8, 8)
+        assert images.min() >= 0 and images.max() <= 1
+        assert images.max() == 1  # 16 / 16: the scaling uses the full range
+        assert labels.unique().tolist() == list(range(10))  # stratified: every class
+
+
+def test_split_is_stratified() -> None:
+    train, _, test = digits_datasets(seed=0)
+    share_train = torch.bincount(train.tensors[1]) / len(train)
+    share_test = torch.bincount(test.tensors[1]) / len(test)
+    assert (share_train - share_test).abs().max() < 0.01
+
+
+def test_split_depends_on_the_seed_only() -> None:
+    a, b, c = (
+        digits_datasets(seed=0)[0],
+        digits_datasets(seed=0)[0],
+        digits_datasets(1)[0],
+    )
+    assert torch.equal(a.tensors[0], b.tensors[0])
+    assert not torch.equal(a.tensors[0], c.tensors[0])
+
+
+def test_loader_order_repeats_with_the_seed_and_changes_per_epoch() -> None:
+    train = digits_datasets()[0]
+
+    def first_labels(loader) -> list[torch.Tensor]:
+        return [next(iter(loader))[1] for _ in range(2)]  # two epochs
+
+    one, two = (
+        first_labels(make_loader(train, 32, True, seed=5)),
+        first_labels(make_loader(train, 32, True, seed=5)),
+    )
+    assert torch.equal(one[0], two[0]) and torch.equal(one[1], two[1])
+    assert not torch.equal(one[0], one[1])  # a new order each epoch
+    other = first_labels(make_loader(train, 32, True, seed=6))
+    assert not torch.equal(one[0], other[0])
+
+
+def test_loader_settings_and_bad_batch_size() -> None:
+    loader = make_loader(digits_datasets()[1], 64, shuffle=False)
+    assert loader.num_workers == 0 and loader.generator is not None
+    assert [len(y) for _, y in loader] == [
+        64,
+        64,
+        52,
+    ]  # 180 examples, last batch smaller
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+        make_loader(digits_datasets()[1], 0, shuffle=True)

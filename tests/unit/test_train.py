@@ -1,0 +1,381 @@
+"""snippets/train.py"""
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+import snippets.train as train_module
+from snippets.checkpoint import latest_checkpoint
+from snippets.data import digits_datasets, make_loader
+from snippets.models.cnn import DigitsCNN
+from snippets.train import TrainConfig, evaluate, lr_factor, train
+
+CPU = torch.device("cpu")
+
+
+def small_data(n: int = 256) -> tuple[TensorDataset, TensorDataset]:
+    train_set, val_set, _ = digits_datasets(seed=0)
+    return TensorDataset(*(t[:n] for t in train_set.tensors)), val_set
+
+
+def small_model(seed: int = 0) -> DigitsCNN:
+    torch.manual_seed(seed)
+    return DigitsCNN(channels=(4, 8))
+
+
+def state_of(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def assert_same(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_lr_factor_warmup_then_cosine() -> None:
+    w, total, m = 10, 110, 0.1
+    assert lr_factor(0, w, total, m) == pytest.approx(0.1)  # (0 + 1) / 10
+    assert lr_factor(9, w, total, m) == pytest.approx(1.0)
+    assert lr_factor(10, w, total, m) == pytest.approx(1.0)  # cosine starts at the peak
+    assert lr_factor(60, w, total, m) == pytest.approx(m + (1 - m) / 2)  # half-way
+    assert lr_factor(110, w, total, m) == pytest.approx(m)
+    assert lr_factor(500, w, total, m) == pytest.approx(m)  # clamped after the end
+    after = [lr_factor(s, w, total, m) for s in range(w, total + 1)]
+    assert all(a >= b for a, b in zip(after, after[1:]))  # non-increasing
+    s = 37
+    expected = m + (1 - m) * 0.5 * (1 + math.cos(math.pi * (s - w) / (total - w)))
+    assert lr_factor(s, w, total, m) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"epochs": 0}, "TrainConfig.epochs must be >= 1, got 0"),
+        ({"epochs": -3}, "TrainConfig.epochs must be >= 1, got -3"),
+        ({"grad_accum_steps": 0}, "grad_accum_steps must be >= 1, got 0"),
+        ({"lr": 0.0}, "lr must be > 0, got 0.0"),
+        ({"amp": "fp8"}, "amp must be one of off, bf16, fp16, got 'fp8'"),
+        ({"max_grad_norm": -1.0}, "max_grad_norm must be > 0 or None, got -1.0"),
+        ({"save_every": -1}, "save_every must be >= 0, got -1"),
+        ({"resume": True}, "resume needs a run_dir"),
+    ],
+)
+def test_bad_config_is_refused(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**kwargs)
+
+
+def test_fp16_without_cuda_is_refused() -> None:
+    train_set, _ = small_data()
+    with pytest.raises(
+        ValueError, match="amp='fp16' needs CUDA .*on cpu use amp='bf16'"
+    ):
+        train(
+            small_model(),
+            make_loader(train_set, 32, True),
+            None,
+            TrainConfig(amp="fp16", progress=False),
+            CPU,
+        )
+
+
+def test_loss_decreases_and_history_is_complete() -> None:
+    train_set, val_set = small_data(512)
+    history = train(
+        small_model(),
+        make_loader(train_set, 32, True),
+        make_loader(val_set, 256, False),
+        TrainConfig(epochs=3, warmup_steps=5, progress=False),
+        CPU,
+    )
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    assert [row["step"] for row in history] == [16, 32, 48]
+    assert history[-1]["train_loss"] < history[0]["train_loss"] < math.log(10) + 0.1
+    assert set(history[0]) == {
+        "epoch",
+        "step",
+        "lr",
+        "train_loss",
+        "val_loss",
+        "val_accuracy",
+        "seconds",
+    }
+    assert history[-1]["val_accuracy"] > 0.3  # chance is 0.1; a tiny model, 48 steps
+    assert history[-1]["lr"] == pytest.approx(1e-2 * 0.1)  # the cosine ends at min_lr
+
+
+def test_bf16_autocast_trains_on_cpu() -> None:
+    train_set, _ = small_data(512)
+    history = train(
+        small_model(),
+        make_loader(train_set, 32, True),
+        None,
+        TrainConfig(epochs=2, amp="bf16", progress=False),
+        CPU,
+    )
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert math.isfinite(history[-1]["train_loss"])
+
+
+def test_same_seed_same_parameters() -> None:
+    train_set, _ = small_data()
+    states = []
+    for _ in range(2):
+        model = small_model()
+        train(
+            model,
+            make_loader(train_set, 32, True),
+            None,
+            TrainConfig(epochs=1, progress=False),
+            CPU,
+        )
+        states.append(state_of(model))
+    assert_same(*states)
+
+
+def test_gradient_accumulation_equals_the_large_batch() -> None:
+    # 2 micro-batches of 32 == one batch of 64 (equal sizes, so mean of means = mean);
+    # not bit-exact: the sums run in another order (tolerance 1e-5 after 8 steps)
+    train_set, _ = small_data(512)
+    models = []
+    for batch, accum in ((64, 1), (32, 2)):
+        model = small_model()
+        history = train(
+            model,
+            make_loader(train_set, batch, shuffle=False),
+            None,
+            TrainConfig(epochs=1, grad_accum_steps=accum, progress=False),
+            CPU,
+        )
+        assert history[-1]["step"] == 8
+        models.append(state_of(model))
+    for key in models[0]:
+        torch.testing.assert_close(models[0][key], models[1][key], rtol=0, atol=1e-5)
+
+
+def test_partial_accumulation_window_steps_at_epoch_end() -> None:
+    train_set, _ = small_data(320)  # 10 batches of 32, accum 4: windows 4 + 4 + 2
+    history = train(
+        small_model(),
+        make_loader(train_set, 32, True),
+        None,
+        TrainConfig(epochs=2, grad_accum_steps=4, progress=False),
+        CPU,
+    )
+    assert [row["step"] for row in history] == [3, 6]
+
+
+def test_evaluate_counts_and_restores_the_mode() -> None:
+    x = torch.eye(4)
+    y = torch.tensor([0, 1, 2, 3])
+    model = nn.Linear(4, 4, bias=False)
+    with torch.no_grad():
+        model.weight.copy_(torch.eye(4) * 10)  # always right
+    model.train()
+    loader = DataLoader(TensorDataset(x, y), batch_size=3)
+    metrics = evaluate(model, loader, CPU)
+    assert metrics["accuracy"] == 1.0 and model.training
+    expected = nn.functional.cross_entropy(model(x), y).item()
+    assert metrics["loss"] == pytest.approx(expected)
+    with torch.no_grad():
+        model.weight.copy_(torch.eye(4).roll(1, dims=0) * 10)  # always wrong
+    assert evaluate(model, loader, CPU)["accuracy"] == 0.0
+
+
+def test_progress_postfix_is_not_refreshed_every_step(monkeypatch) -> None:
+    calls = []
+
+    class CountingBar(train_module.tqdm):
+        def set_postfix(self, *args, **kwargs):
+            calls.append(kwargs.get("refresh", True))
+            return super().set_postfix(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "tqdm", CountingBar)
+    train_set, _ = small_data(640)  # 20 steps
+    train(
+        small_model(),
+        make_loader(train_set, 32, True),
+        None,
+        TrainConfig(epochs=1, log_every=5, progress=True),
+        CPU,
+    )
+    assert calls == [False] * 4  # steps 5, 10, 15, 20, and no forced redraw
+
+
+def test_stop_and_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+    # in-process version of tests/unit/test_resume_sigkill.py, with accumulation and a
+    # partial window (10 batches, accum 3: windows 3 + 3 + 3 + 1)
+    train_set, _ = small_data(320)
+    cfg = dict(epochs=2, grad_accum_steps=3, progress=False, save_every=3)
+    reference = small_model()
+    ref_history = train(
+        reference,
+        make_loader(train_set, 32, True),
+        None,
+        TrainConfig(run_dir=str(tmp_path / "a"), **cfg),
+        CPU,
+    )
+    for stop in (2, 4):  # inside epoch 1; exactly at the end of epoch 1
+        run_dir = str(tmp_path / f"b{stop}")
+        train(
+            small_model(),
+            make_loader(train_set, 32, True),
+            None,
+            TrainConfig(run_dir=run_dir, stop_at_step=stop, **cfg),
+            CPU,
+        )
+        assert latest_checkpoint(run_dir).name == f"step-{stop:08d}"
+        resumed = small_model(seed=123)  # other initial weights: all must be loaded
+        history = train(
+            resumed,
+            make_loader(train_set, 32, True),
+            None,
+            TrainConfig(run_dir=run_dir, resume=True, **cfg),
+            CPU,
+        )
+        assert_same(state_of(reference), state_of(resumed))
+        assert [r["train_loss"] for r in history] == [
+            r["train_loss"] for r in ref_history
+        ]
+    ref_opt = torch.load(
+        latest_checkpoint(tmp_path / "a") / "state.pt", weights_only=True
+    )
+    got_opt = torch.load(
+        latest_checkpoint(tmp_path / "b4") / "state.pt", weights_only=True
+    )
+    for key, value in ref_opt["optimizer"]["state"].items():
+        for name in value:
+            assert torch.equal(value[name], got_opt["optimizer"]["state"][key][name])
+
+
+def test_resume_refuses_other_settings(tmp_path: Path) -> None:
+    train_set, _ = small_data()
+    train(
+        small_model(),
+        make_loader(train_set, 32, True),
+        None,
+        TrainConfig(epochs=2, run_dir=str(tmp_path), stop_at_step=3, progress=False),
+        CPU,
+    )
+    with pytest.raises(ValueError, match="saved with epochs=2, this run has epochs=3"):
+        train(
+            small_model(),
+            make_loader(train_set, 32, True),
+            None,
+            TrainConfig(epochs=3, run_dir=str(tmp_path), resume=True, progress=False),
+            CPU,
+        )
+    with pytest.raises(ValueError, match="8 batches per epoch, this loader has 4"):
+        train(
+            small_model(),
+            make_loader(train_set, 64, True),
+            None,
+            TrainConfig(epochs=2, run_dir=str(tmp_path), resume=True, progress=False),
+            CPU,
+        )
+
+
+def test_run_dir_rules(tmp_path: Path) -> None:
+    train_set, _ = small_data(64)
+    loader = make_loader(train_set, 32, True)
+    with pytest.raises(
+        FileNotFoundError, match="no complete checkpoint in .*does not exist"
+    ):
+        train(
+            small_model(),
+            loader,
+            None,
+            TrainConfig(epochs=1, run_dir=str(tmp_path / "x"), resume=True),
+            CPU,
+        )
+    train(
+        small_model(),
+        loader,
+        None,
+        TrainConfig(epochs=1, run_dir=str(tmp_path), progress=False),
+        CPU,
+    )
+    with pytest.raises(
+        FileExistsError, match="already holds checkpoints .*step-00000002"
+    ):
+        train(
+            small_model(),
+            loader,
+            None,
+            TrainConfig(epochs=1, run_dir=str(tmp_path), progress=False),
+            CPU,
+        )
+    no_generator = DataLoader(train_set, batch_size=32, shuffle=True)
+    with pytest.raises(
+        ValueError, match="exact resume needs a train_loader with its own"
+    ):
+        train(
+            small_model(),
+            no_generator,
+            None,
+            TrainConfig(epochs=1, run_dir=str(tmp_path / "y")),
+            CPU,
+        )
+
+
+def test_compile_path_saves_keys_without_prefix(tmp_path: Path, monkeypatch) -> None:
+    # The inductor backend would spend tens of seconds compiling C++ here; the "eager"
+    # backend still goes through torch.compile's wrapper (dynamo), which is what the
+    # state_dict prefix is about.
+    real_compile = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda m: real_compile(m, backend="eager"))
+    train_set, _ = small_data(64)
+    model = small_model()
+    train(
+        model,
+        make_loader(train_set, 32, True),
+        None,
+        TrainConfig(epochs=1, compile=True, run_dir=str(tmp_path), progress=False),
+        CPU,
+    )
+    from safetensors import safe_open
+
+    with safe_open(str(latest_checkpoint(tmp_path) / "model.safetensors"), "pt") as f:
+        keys = set(f.keys())
+    assert keys == set(model.state_dict()) and not any("_orig_mod" in k for k in keys)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("amp", ["off", "bf16", "fp16"])
+def test_trains_on_cuda_in_every_precision(amp: str) -> None:
+    from snippets.device import pick_device
+
+    device = pick_device("cuda")
+    train_set, val_set, _ = digits_datasets(seed=0)
+    torch.manual_seed(0)
+    model = DigitsCNN().to(device)
+    history = train(
+        model,
+        make_loader(train_set, 64, True),
+        make_loader(val_set, 256, False),
+        TrainConfig(epochs=5, amp=amp, progress=False),
+        device,
+    )
+    assert history[-1]["val_accuracy"] > 0.9
+
+
+@pytest.mark.gpu
+def test_compile_on_cuda() -> None:
+    from snippets.device import pick_device
+
+    device = pick_device("cuda")
+    train_set, _ = small_data(512)
+    model = small_model().to(device)
+    history = train(
+        model,
+        make_loader(train_set, 64, True),
+        None,
+        TrainConfig(epochs=2, compile=True, amp="bf16", progress=False),
+        device,
+    )
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
