@@ -185,7 +185,35 @@ def run_blocks(blocks: list[Block]) -> int:
 
 def run_page(path: Path) -> int:
     """Check and execute one page; return the number of python blocks executed."""
-    return run_blocks(extract_blocks(path))
+    ran = run_blocks(extract_blocks(path))
+    write_verified_record(Path(path), ran)
+    return ran
+
+
+VERIFIED_DIR = ROOT / "build" / "verified"  # read by hooks/verified.py to stamp the page
+
+
+def write_verified_record(path: Path, ran: int) -> None:
+    """Record what a page of docs/ was just executed with (torch, device, page hash)."""
+    import datetime
+    import hashlib
+    import json
+
+    import torch
+    from snippets.device import pick_device
+
+    path = path.resolve()
+    try:
+        rel = path.relative_to(ROOT / "docs")
+    except ValueError:
+        return  # a test fixture, not a page of the site
+    record = {"page": rel.as_posix(), "blocks": ran, "torch": torch.__version__,
+              "device": str(pick_device("auto")),
+              "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+              "date": datetime.datetime.now(datetime.timezone.utc).date().isoformat()}
+    target = VERIFIED_DIR / rel.with_suffix(".json")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

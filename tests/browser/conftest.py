@@ -1,0 +1,80 @@
+"""Fixtures for the browser suite: the built site served on 127.0.0.1, and Debian's Chromium.
+
+The site is built once per session with ``mkdocs build --strict`` into ``build/browser-site``
+(or taken from ``$HANDBOOK_SITE_DIR`` when that names an already built site), served by a
+threaded ``http.server`` on a free port (gzip, like a static host), and driven with Playwright
+for Python through ``/usr/bin/chromium`` (``scripts/setup.sh`` installs it with apt-get; never
+``playwright install``).  Screenshots go to ``build/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from browsersite import CHROMIUM, CHROMIUM_ARGS, ROOT, SCREENSHOTS, QuietServer, StaticHandler
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the browser suite last: its build then stamps pages with this session's page runs."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+@pytest.fixture(scope="session")
+def site_dir() -> Path:
+    given = os.environ.get("HANDBOOK_SITE_DIR")
+    if given:
+        return Path(given)
+    target = ROOT / "build" / "browser-site"
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(target)],
+        cwd=ROOT, capture_output=True, text=True, env=env, timeout=900,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return target
+
+
+@pytest.fixture(scope="session")
+def base_url(site_dir: Path) -> Iterator[str]:
+    handler = functools.partial(StaticHandler, directory=str(site_dir))
+    server = QuietServer(("127.0.0.1", 0), handler)  # port 0: a free port
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.is_file():
+        pytest.fail(f"{CHROMIUM} not found: run scripts/setup.sh (apt-get install chromium "
+                    "fonts-wqy-microhei) or set HANDBOOK_CHROMIUM")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                             args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def context(browser, base_url: str):
+    """A fresh browser profile (empty cache and storage) per test."""
+    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    yield context
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
