@@ -1,7 +1,7 @@
 """Fixtures for the browser suite: the built site served on 127.0.0.1, and Debian's Chromium.
 
-The site is built once per session with ``mkdocs build --strict`` into ``build/browser-site``
-(or taken from ``$HANDBOOK_SITE_DIR`` when that names an already built site), served by a
+The site is built once per session (``built_site`` in tests/conftest.py, shared with
+tests/test_site.py; ``$HANDBOOK_SITE_DIR`` reuses an already built site), served by a
 threaded ``http.server`` on a free port (gzip, like a static host), and driven with Playwright
 for Python through ``/usr/bin/chromium`` (``scripts/setup.sh`` installs it with apt-get; never
 ``playwright install``).  Screenshots go to ``build/screenshots/``.
@@ -10,9 +10,6 @@ for Python through ``/usr/bin/chromium`` (``scripts/setup.sh`` installs it with 
 from __future__ import annotations
 
 import functools
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,18 +23,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def site_dir() -> Path:
-    given = os.environ.get("HANDBOOK_SITE_DIR")
-    if given:
-        return Path(given)
-    target = ROOT / "build" / "browser-site"
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(target)],
-        cwd=ROOT, capture_output=True, text=True, env=env, timeout=900,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return target
+def site_dir(built_site: Path) -> Path:
+    return built_site  # tests/conftest.py: one strict build per session
 
 
 @pytest.fixture(scope="session")
