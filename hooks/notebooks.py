@@ -145,7 +145,11 @@ def execute(nb: nbformat.NotebookNode, source: Path, lang: str,
         # IPC transport: a local kernel needs no TCP port (and warns about none).
         manager = KernelManager(kernel_name="python3", transport="ipc",
                                 ip=str(Path(scratch) / "kernel"))
+        # coalesce_streams: the kernel flushes stdout on a timer, so prints separated by
+        # a computation arrive as one or several stream outputs depending on timing;
+        # merged, a cell's outputs are the same on every run.
         client = NotebookClient(nb, km=manager, timeout=CELL_TIMEOUT_S,
+                                coalesce_streams=True,
                                 resources={"metadata": {"path": str(cwd or scratch)}})
         try:
             with client.setup_kernel():

@@ -6,11 +6,14 @@ import pytest
 from pagecheck import ROOT, run_page
 
 PAGES = sorted((ROOT / "docs").glob("*/**/*.md"))
+REFERENCE_PAGES = {"glossary.md"}  # tables generated from data, not chapters with claims
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.relative_to(ROOT / "docs").as_posix() for p in PAGES])
 def test_page_blocks_run_and_outputs_match(page: Path) -> None:
     ran = run_page(page)
+    if page.name in REFERENCE_PAGES:
+        return
     assert ran > 0, f"{page} has no python block; every chapter proves its claims with code"
 
 
