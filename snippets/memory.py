@@ -91,6 +91,12 @@ def saved_activation_bytes(
         model: the model whose parameters are not activations.
         loss_fn: runs the forward pass (and returns the loss).
     """
+    if any(p.is_meta for p in model.parameters()):
+        # Meta tensors share one (null) address, so weights and activations look alike.
+        raise ValueError(
+            "saved_activation_bytes measures real tensors; the model is on the meta "
+            "device (use estimate_training_bytes for shapes only)"
+        )
     weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
     saved: list[torch.Tensor] = []
 

@@ -1,5 +1,6 @@
 """snippets/memory.py: the estimate equals the measured bytes; activations scale."""
 
+import pytest
 import torch
 
 from snippets.memory import (estimate_training_bytes, measured_training_bytes,
@@ -65,3 +66,10 @@ def test_meta_device_allocates_nothing() -> None:
     n = sum(p.numel() for p in model.parameters())
     assert n == 1_315_276_800
     assert all(p.is_meta for p in model.parameters())
+
+
+def test_activation_measure_refuses_the_meta_device() -> None:
+    with torch.device("meta"):
+        model = GPT(GPTConfig(block_size=16, n_layer=1, n_head=2, d_model=16))
+    with pytest.raises(ValueError, match="measures real tensors; the model is on the meta"):
+        saved_activation_bytes(model, lambda: model(_x(1).to("meta"))[0].sum())
