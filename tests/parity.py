@@ -1,9 +1,11 @@
 """Check that the zh and en pages say the same thing where it must be identical.
 
 For every page the two languages must have: the same file; the same fenced code blocks
-(raw, include lines as written); the same formulas; the same explicit heading ids (and every
-heading needs one, so anchors are stable and identical); the same internal links and
-images.  Only prose is translated.
+(raw, include lines as written); the same formulas, except the words inside ``\text{…}``
+(a zh formula may write ``\text{批大小}`` where en writes ``\text{batch size}``), which
+are masked before comparing; the same explicit heading ids (and every heading needs one,
+so anchors are stable and identical); the same internal links and images.  Only prose is
+translated.
 
 Run ``python tests/parity.py`` for a per-page report; it exits non-zero on any drift.
 """
@@ -28,6 +30,30 @@ HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*$", re.MULTILINE)
 HEADING_ID = re.compile(r"\{\s*#([\w-]+)\s*\}$")
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)")
 IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)")
+# Only the \text family holds prose; \mathrm{softmax} and \operatorname{diag} name symbols
+# and must stay identical.
+TEXT_START = re.compile(r"\\text(?:rm|bf|it|sf|tt)?\s*\{")
+MASK = r"\text{…}"
+
+
+def mask_text(formula: str) -> str:
+    """The formula with the contents of every ``\\text{…}`` replaced by one placeholder.
+
+    Words inside ``\\text{}`` are prose and are translated (``\\text{批大小}`` in zh,
+    ``\\text{batch size}`` in en); everything else of a formula (symbols, operators,
+    numbers) must stay identical.  Nested braces are matched, so ``\\text{a {b} c}`` is
+    masked whole.
+    """
+    out, pos = [], 0
+    while (found := TEXT_START.search(formula, pos)) is not None:
+        depth, end = 1, found.end()
+        while end < len(formula) and depth:
+            depth += {"{": 1, "}": -1}.get(formula[end], 0)
+            end += 1
+        out.append(formula[pos:found.start()] + MASK)
+        pos = end
+    out.append(formula[pos:])
+    return "".join(out)
 
 
 @dataclass
@@ -45,9 +71,10 @@ class PageShape:
 def page_shape(text: str) -> PageShape:
     shape = PageShape(code_blocks=[m.group(0).strip() for m in FENCE.finditer(text)])
     prose = INLINE_CODE.sub("", FENCE.sub("", text))
-    shape.formulas = [" ".join(m.split()) for m in DISPLAY_MATH.findall(prose)]
+    shape.formulas = [mask_text(" ".join(m.split())) for m in DISPLAY_MATH.findall(prose)]
     prose_no_display = DISPLAY_MATH.sub("", prose)
-    shape.formulas += [" ".join(m.split()) for m in INLINE_MATH.findall(prose_no_display)]
+    shape.formulas += [mask_text(" ".join(m.split()))
+                       for m in INLINE_MATH.findall(prose_no_display)]
     for level, title in HEADING.findall(prose):
         found = HEADING_ID.search(title)
         if found:

@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 
 import pytest
-from parity import DOCS, compare_docs
+from parity import DOCS, compare_docs, mask_text
 
 PAGE = """# Title { #title }
 
@@ -59,3 +59,40 @@ def test_planted_drift_is_reported(tmp_path: Path, zh: str, en: str | None, mess
     problems = compare_docs(_docs(tmp_path, zh, en))["page.md"]
     assert problems
     assert any(re.search(message, p) for p in problems), problems
+
+
+TEXT_PAGE = """# Memory { #memory }
+
+$$
+M = 16\\,\\text{bytes} \\times N \\quad \\text{(fp32 AdamW)}
+$$
+"""
+
+
+def test_text_contents_may_differ_by_language(tmp_path: Path) -> None:
+    zh = TEXT_PAGE.replace("\\text{bytes}", "\\text{字节}").replace(
+        "\\text{(fp32 AdamW)}", "\\text{（fp32 下的 AdamW）}")
+    assert compare_docs(_docs(tmp_path, zh, TEXT_PAGE)) == {"page.md": []}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("16", "12"),  # a number outside \text{}
+        ("\\times N", "\\times P"),  # a symbol outside \text{}
+        ("\\text{bytes}", "\\mathrm{bytes}"),  # \mathrm is not masked
+        ("\\text{bytes} ", "\\text{bytes} + 1 "),  # an extra term after the text
+    ],
+)
+def test_planted_fault_outside_text_still_fails(tmp_path: Path, change) -> None:
+    planted = TEXT_PAGE.replace(*change)
+    assert planted != TEXT_PAGE
+    zh = planted.replace("\\text{bytes}", "\\text{字节}")  # translated text stays allowed
+    problems = compare_docs(_docs(tmp_path, zh, TEXT_PAGE))["page.md"]
+    assert any(re.search(r"formulas #1 differ", p) for p in problems), problems
+
+
+def test_mask_handles_nested_braces_and_variants() -> None:
+    assert mask_text(r"a \text{x {y} z} b") == r"a \text{…} b"
+    assert mask_text(r"\textbf{粗} + \textrm{r}") == r"\text{…} + \text{…}"
+    assert mask_text(r"\mathrm{softmax}(x)") == r"\mathrm{softmax}(x)"
