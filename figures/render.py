@@ -12,6 +12,7 @@ import io
 from collections.abc import Callable
 from pathlib import Path
 
+import matplotlib
 from matplotlib.figure import Figure
 
 LANGS = ("zh", "en")
@@ -37,7 +38,8 @@ def figures_of(chapter: str) -> dict[str, Callable[[str], Figure]]:
 def svg_bytes(fig: Figure) -> bytes:
     """The figure as SVG, with no date in it so unchanged figures keep their bytes."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None})
+    with matplotlib.rc_context({"svg.hashsalt": "handbook"}):  # stable clip-path ids
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
     return buffer.getvalue()
 
 

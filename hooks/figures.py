@@ -1,0 +1,106 @@
+"""MkDocs hook: the chapters' figures, drawn from real runs at build time.
+
+Each ``figures/<chapter>.py`` defines ``FIGURES`` (name -> ``fn(lang) -> Figure``, see
+``figures/__init__.py``). Before MkDocs collects the files, this hook renders every figure
+in both languages to ``docs/<lang>/figures/<chapter>-<name>.svg`` (gitignored), so pages
+embed them as ordinary images: ``![alt](figures/training-lr-schedule.svg)``.
+
+Rendering runs real training code, so results are cached on disk under
+``build/figure-cache/`` by content: the chapter's figure module, the shared figure code,
+every file of the ``snippets`` package, and the torch and matplotlib versions. A changed
+key re-renders; an unchanged one copies the cached SVGs. Files are written only when their
+bytes change, so ``mkdocs serve`` does not loop on its own output, and SVGs that no module
+produces any more are deleted, so a page cannot show a figure the code no longer makes.
+A figure function that fails, or a page that embeds a figure no module defines, fails
+the build (the latter through MkDocs' strict link validation).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sys
+from pathlib import Path
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / "build" / "figure-cache"
+SHARED = ("style.py", "render.py", "__init__.py")  # code every chapter's figures run
+
+
+class FigureError(PluginError):
+    """A figure module that cannot be rendered; the message names module and figure."""
+
+
+def tree_digest(folder: Path) -> str:
+    """SHA-256 over the relative names and bytes of every ``.py`` file under ``folder``."""
+    h = hashlib.sha256()
+    for path in sorted(folder.rglob("*.py")):
+        h.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def cache_key(chapter: str) -> str:
+    """What a chapter's SVGs depend on; any change re-renders them."""
+    import matplotlib
+    import torch
+
+    figures = ROOT / "figures"
+    h = hashlib.sha256()
+    for name in (f"{chapter}.py", *SHARED):
+        h.update(name.encode() + b"\0" + (figures / name).read_bytes() + b"\0")
+    h.update(tree_digest(ROOT / "snippets").encode())
+    h.update(f"torch {torch.__version__} matplotlib {matplotlib.__version__}".encode())
+    return h.hexdigest()[:20]
+
+
+def rendered(chapter: str) -> dict[tuple[str, str], bytes]:
+    """``{(lang, file name): svg}`` for a chapter, from the cache or freshly drawn."""
+    from figures.render import LANGS, render_chapter
+
+    folder = CACHE / f"{chapter}-{cache_key(chapter)}"
+    if folder.is_dir():
+        return {(p.parent.name, p.name): p.read_bytes()
+                for lang in LANGS for p in sorted((folder / lang).glob("*.svg"))}
+    try:
+        out = render_chapter(chapter)
+    except Exception as err:  # the build names what failed, then stops
+        raise FigureError(f"figures/{chapter}.py: {type(err).__name__}: {err}") from err
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for (lang, name), data in out.items():
+        (tmp / lang).mkdir(parents=True, exist_ok=True)
+        (tmp / lang / name).write_bytes(data)
+    for stale in CACHE.glob(f"{chapter}-*"):  # older keys of this chapter
+        if stale != tmp:
+            shutil.rmtree(stale, ignore_errors=True)
+    tmp.rename(folder)  # a cache entry is complete or absent
+    return out
+
+
+def sync_figures(docs: Path) -> dict[str, int]:
+    """Make ``docs/<lang>/figures/`` hold exactly the figures the modules produce."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))  # `figures` is a folder of the repo, not installed
+    from figures.render import LANGS, chapters, write_if_changed
+
+    wanted: dict[tuple[str, str], bytes] = {}
+    for chapter in chapters():
+        wanted.update(rendered(chapter))
+    written = 0
+    for (lang, name), data in wanted.items():
+        written += write_if_changed(docs / lang / "figures" / name, data)
+    removed = 0
+    for lang in LANGS:
+        for path in (docs / lang / "figures").glob("*.svg"):
+            if (lang, path.name) not in wanted:
+                path.unlink()
+                removed += 1
+    return {"figures": len(wanted), "written": written, "removed": removed}
+
+
+def on_pre_build(config: MkDocsConfig) -> None:
+    sync_figures(Path(config.docs_dir))
