@@ -18,7 +18,8 @@ from mkdocs.structure.pages import Page
 
 MARKER = "<!-- glossary-table -->"
 DATA = "glossary.yml"  # in docs_dir
-HEADERS = {"zh": ("中文", "English", "不要写作"), "en": ("中文", "English", "Avoid in Chinese")}
+HEADERS = {"zh": ("中文", "English", "不要写作", "说明"),
+           "en": ("中文", "English", "Avoid in Chinese", "Note (in Chinese)")}
 
 
 def load_terms(path: Path) -> list[dict]:
@@ -43,10 +44,18 @@ def load_terms(path: Path) -> list[dict]:
 
 
 def table(terms: list[dict], lang: str) -> str:
-    zh, en, avoid = HEADERS.get(lang, HEADERS["en"])
-    rows = [f"| {zh} | {en} | {avoid} |", "| --- | --- | --- |"]
+    """The glossary as a Markdown table sorted by the English term; a note column only
+    when some term has a note."""
+    headers = HEADERS.get(lang, HEADERS["en"])
+    with_notes = any(term.get("note") for term in terms)
+    if not with_notes:
+        headers = headers[:3]
+    rows = ["| " + " | ".join(headers) + " |", "|" + " --- |" * len(headers)]
     for term in sorted(terms, key=lambda t: t["en"].lower()):
-        rows.append(f"| {term['zh']} | {term['en']} | {'、'.join(term['avoid']) or '—'} |")
+        cells = [term["zh"], term["en"], "、".join(term["avoid"]) or "—"]
+        if with_notes:
+            cells.append(term.get("note") or "")
+        rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
