@@ -7,7 +7,10 @@ against PEFT, and the unit tests check that both compute the same outputs and gr
 
 Choices: ``lora_A`` is initialised like PEFT's default (Kaiming-uniform) and ``lora_B``
 with zeros, so an adapted model starts exactly equal to its base; only adapter weights
-are trainable and only they are saved (safetensors): a small fraction of the model.
+are trainable and only they are saved (safetensors, written atomically), with the LoRA
+config in the file's header, as PEFT keeps ``adapter_config.json`` beside its weights.
+A merged layer refuses what would corrupt its base weight: a backward pass (its adapter
+gets no gradient) and loading another adapter (``unmerge`` would subtract the new one).
 
 Run ``python -m snippets.lora`` to wrap a tiny GPT and print what becomes trainable.
 """
@@ -15,13 +18,52 @@ Run ``python -m snippets.lora`` to wrap a tiny GPT and print what becomes traina
 from __future__ import annotations
 
 import argparse
+import json
 import math
-import os
+import numbers
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 from torch import nn
+
+from snippets.checkpoint import atomic_write
+
+
+# --8<-- [start:validate]
+def check_lora_args(base: nn.Module, r: int, lora_alpha: float, dropout: float) -> None:
+    """Refuse, before anything is built, a LoRA layer that cannot be what was meant."""
+    if not isinstance(base, nn.Linear):
+        raise ValueError(f"LoRA wraps an nn.Linear, got {type(base).__name__}")
+    if isinstance(r, bool) or not isinstance(r, numbers.Integral):
+        raise ValueError(f"LoRA rank r must be an integer, got {r!r}")
+    max_r = min(base.in_features, base.out_features)
+    if not 1 <= r <= max_r:  # B A has rank <= min(in, out): a larger r only costs
+        raise ValueError(f"LoRA rank r must be in [1, {max_r}] for {base}, got {r}")
+    if isinstance(lora_alpha, bool) or not isinstance(lora_alpha, numbers.Real):
+        raise ValueError(f"LoRA lora_alpha must be a number, got {lora_alpha!r}")
+    if not (math.isfinite(lora_alpha) and lora_alpha > 0):
+        raise ValueError(f"LoRA lora_alpha must be finite and > 0, got {lora_alpha}")
+    if not (isinstance(dropout, numbers.Real) and 0 <= dropout < 1):
+        raise ValueError(f"LoRA lora_dropout must be in [0, 1), got {dropout!r}")
+
+
+class _MergedGuard(torch.autograd.Function):
+    """Identity forward; a backward pass through a merged layer is an error."""
+
+    @staticmethod
+    def forward(ctx, y: torch.Tensor, adapter_weight: torch.Tensor) -> torch.Tensor:
+        return y.view_as(y)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> None:
+        raise RuntimeError(
+            "backward through a merged LoRALinear: its adapter is folded into the "
+            "base weight and would get no gradient; call unmerge() before training"
+        )
+# --8<-- [end:validate]
 
 
 # --8<-- [start:lora_linear]
@@ -32,29 +74,25 @@ class LoRALinear(nn.Module):
 
     Args:
         base: the pretrained ``nn.Linear`` (its weights are frozen, not copied).
-        r: rank of the update, >= 1.
-        lora_alpha: scale numerator; ``scaling = lora_alpha / r`` keeps the update's
-            size roughly independent of ``r``.
-        lora_dropout: dropout on the adapter's input only.
+        r: rank of the update, an integer in [1, min(in, out)].
+        lora_alpha: scale numerator, > 0; ``scaling = lora_alpha / r``.
+        lora_dropout: dropout on the adapter's input only, in [0, 1).
     """
 
     def __init__(
         self, base: nn.Linear, r: int, lora_alpha: float, lora_dropout: float = 0.0
     ) -> None:
         super().__init__()
-        if r < 1:
-            raise ValueError(f"LoRA rank r must be >= 1, got {r}")
-        if lora_alpha <= 0:
-            raise ValueError(f"LoRA lora_alpha must be > 0, got {lora_alpha}")
+        check_lora_args(base, r, lora_alpha, lora_dropout)
         self.base_layer = base
         self.base_layer.requires_grad_(False)
-        self.r, self.lora_alpha, self.scaling = r, lora_alpha, lora_alpha / r
+        self.r, self.lora_alpha, self.scaling = int(r), lora_alpha, lora_alpha / r
         self.lora_dropout = (
             nn.Dropout(lora_dropout) if lora_dropout > 0 else nn.Identity()
         )
         kw = {"device": base.weight.device, "dtype": base.weight.dtype}
-        self.lora_A = nn.Linear(base.in_features, r, bias=False, **kw)
-        self.lora_B = nn.Linear(r, base.out_features, bias=False, **kw)
+        self.lora_A = nn.Linear(base.in_features, self.r, bias=False, **kw)
+        self.lora_B = nn.Linear(self.r, base.out_features, bias=False, **kw)
         nn.init.kaiming_uniform_(self.lora_A.weight, a=math.sqrt(5))  # PEFT's default
         nn.init.zeros_(self.lora_B.weight)  # B A = 0: training starts from the base
         self.merged = False
@@ -62,7 +100,9 @@ class LoRALinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.base_layer(x)  # (..., out)
         if not self.merged:
-            y = y + self.lora_B(self.lora_A(self.lora_dropout(x))) * self.scaling
+            return y + self.lora_B(self.lora_A(self.lora_dropout(x))) * self.scaling
+        if torch.is_grad_enabled() and self.lora_A.weight.requires_grad:
+            y = _MergedGuard.apply(y, self.lora_A.weight)  # backward would raise
         return y
 
     def delta_weight(self) -> torch.Tensor:
@@ -88,7 +128,7 @@ class LoRALinear(nn.Module):
 # --8<-- [start:apply_lora]
 def apply_lora(
     model: nn.Module,
-    target_modules: list[str],
+    target_modules: Sequence[str],
     r: int,
     lora_alpha: float,
     lora_dropout: float = 0.0,
@@ -99,27 +139,37 @@ def apply_lora(
     (PEFT's rule), e.g. ``"c_attn"`` matches ``blocks.0.attn.c_attn``.
 
     Args:
-        model: the model to adapt in place.
-        target_modules: names of the linear layers to adapt.
+        model: a model without adapters, adapted in place.
+        target_modules: a non-empty list of names of the linear layers to adapt.
         r, lora_alpha, lora_dropout: see :class:`LoRALinear`.
 
     Returns:
         the number of trainable parameters afterwards (the adapters').
     """
+    if isinstance(target_modules, str) or not target_modules:
+        raise ValueError("target_modules must be a non-empty list of names, "
+                         f"e.g. ['c_attn'], got {target_modules!r}")
+    adapted = [n for n, m in model.named_modules() if isinstance(m, LoRALinear)]
+    if adapted:
+        raise ValueError(f"model already has {len(adapted)} LoRA layers, e.g. "
+                         f"{adapted[0]!r}; call merge_and_unload(model) first")
     linears = {n: m for n, m in model.named_modules() if isinstance(m, nn.Linear)}
+    chosen = {n: m for n, m in linears.items()
+              if any(n == t or n.endswith("." + t) for t in target_modules)}
     for target in target_modules:
-        if not any(n == target or n.endswith("." + target) for n in linears):
+        if not any(n == target or n.endswith("." + target) for n in chosen):
             leaves = sorted({n.rsplit(".", 1)[-1] for n in linears})
             raise ValueError(
                 f"target module {target!r} matches no nn.Linear in the model; "
                 f"linear layers are named {leaves}"
             )
+    for linear in chosen.values():  # every layer checked before any is changed
+        check_lora_args(linear, r, lora_alpha, lora_dropout)
     model.requires_grad_(False)
-    for name, linear in linears.items():
-        if any(name == t or name.endswith("." + t) for t in target_modules):
-            parent_name, _, child = name.rpartition(".")
-            parent = model.get_submodule(parent_name)
-            setattr(parent, child, LoRALinear(linear, r, lora_alpha, lora_dropout))
+    for name, linear in chosen.items():
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name)
+        setattr(parent, child, LoRALinear(linear, r, lora_alpha, lora_dropout))
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 # --8<-- [end:apply_lora]
 
@@ -143,49 +193,98 @@ def merge_and_unload(model: nn.Module) -> nn.Module:
 
 
 # --8<-- [start:adapter_io]
+def lora_config(model: nn.Module) -> dict:
+    """What the adapter weights mean: r, lora_alpha, dropout and the adapted layers."""
+    layers = {n: m for n, m in model.named_modules() if isinstance(m, LoRALinear)}
+    if not layers:
+        raise ValueError("the model has no LoRA layers: nothing to save")
+    kinds = {(m.r, m.lora_alpha, getattr(m.lora_dropout, "p", 0.0))
+             for m in layers.values()}
+    if len(kinds) > 1:
+        raise ValueError(f"LoRA layers differ in (r, lora_alpha, dropout): {kinds}")
+    (r, alpha, dropout), = kinds
+    return {"peft_type": "LORA", "r": r, "lora_alpha": alpha,
+            "lora_dropout": dropout, "target_modules": sorted(layers)}
+
+
 def lora_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     """Only the adapter weights: the keys containing ``lora_``."""
     return {k: v for k, v in model.state_dict().items() if "lora_" in k}
 
 
 def save_adapter(model: nn.Module, path: str | Path) -> int:
-    """Write the adapter weights to a safetensors file; return its size in bytes.
+    """Write the adapter weights and their config (in the header), atomically.
 
-    Written to a temporary name and renamed, so a crash never leaves half a file.
+    Returns:
+        the file's size in bytes.
     """
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    meta = {"lora_config": json.dumps(lora_config(model))}
     tensors = {k: v.detach().contiguous() for k, v in lora_state_dict(model).items()}
-    save_file(tensors, str(tmp))
-    os.replace(tmp, path)
-    return path.stat().st_size
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+    return Path(path).stat().st_size
+# --8<-- [end:adapter_io]
+
+
+# --8<-- [start:load_adapter]
+def read_adapter(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
+    """The LoRA config and the tensors of an adapter file written by save_adapter."""
+    try:
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except SafetensorError as err:
+        raise ValueError(f"adapter {path} is not a safetensors file: {err}") from None
+    if "lora_config" not in meta:
+        raise ValueError(f"adapter {path} carries no LoRA config in its header")
+    return json.loads(meta["lora_config"]), tensors
+
+
+def _differences(saved: dict, current: dict) -> list[str]:
+    found = [f"{k}: file {saved.get(k)!r}, model {current[k]!r}"
+             for k in ("r", "lora_alpha") if saved.get(k) != current[k]]
+    only_file = sorted(set(saved.get("target_modules", [])) - set(current[
+        "target_modules"]))
+    only_model = sorted(set(current["target_modules"]) - set(saved.get(
+        "target_modules", [])))
+    for where, names in (("file", only_file), ("model", only_model)):
+        if names:
+            found.append(f"{len(names)} layers only in the {where}, e.g. {names[0]}")
+    return found
 
 
 def load_adapter(model: nn.Module, path: str | Path) -> None:
-    """Load adapter weights saved by :func:`save_adapter` into an adapted model.
+    """Load an adapter written by :func:`save_adapter` into a model adapted alike.
 
-    Raises ValueError naming the keys when the file does not fit the model.
+    Raises ValueError, naming every difference, when the file's config (r,
+    lora_alpha, adapted layers), keys, shapes or dtypes differ from the model's, and
+    when a layer is merged (a later unmerge() would subtract the wrong update).
     """
-    tensors = load_file(str(path))
+    saved, tensors = read_adapter(path)
+    found = _differences(saved, lora_config(model))
+    if found:
+        raise ValueError(f"adapter {path} has another LoRA config: {'; '.join(found)}")
+    merged = [n for n, m in model.named_modules()
+              if isinstance(m, LoRALinear) and m.merged]
+    if merged:
+        raise ValueError(f"cannot load adapter {path} into {len(merged)} merged "
+                         f"layers, e.g. {merged[0]}: call unmerge() first")
     own = lora_state_dict(model)
+    both = sorted(own.keys() & tensors.keys())
     problems = {
         "missing keys": sorted(own.keys() - tensors.keys()),
         "unexpected keys": sorted(tensors.keys() - own.keys()),
         "shape mismatches": [
             f"{k}: file {tuple(tensors[k].shape)} vs model {tuple(own[k].shape)}"
-            for k in sorted(own.keys() & tensors.keys())
-            if tensors[k].shape != own[k].shape
-        ],
+            for k in both if tensors[k].shape != own[k].shape],
+        "dtype mismatches": [f"{k}: file {tensors[k].dtype} vs model {own[k].dtype}"
+                             for k in both if tensors[k].dtype != own[k].dtype],
     }
-    found = [
-        f"{len(items)} {kind}, e.g. {items[0]}"
-        for kind, items in problems.items()
-        if items
-    ]
+    found = [f"{len(items)} {kind}, e.g. {items[0]}"
+             for kind, items in problems.items() if items]
     if found:
         raise ValueError(f"adapter {path} does not fit the model: {'; '.join(found)}")
     model.load_state_dict(tensors, strict=False)
-# --8<-- [end:adapter_io]
+# --8<-- [end:load_adapter]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,7 +297,11 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     model = GPT(GPTConfig())
     total = sum(p.numel() for p in model.parameters())
-    trainable = apply_lora(model, ["c_attn", "c_proj", "c_fc"], args.r, args.lora_alpha)
+    try:
+        trainable = apply_lora(model, ["c_attn", "c_proj", "c_fc"], args.r,
+                               args.lora_alpha)
+    except ValueError as err:
+        parser.error(str(err))
     print(f"trainable {trainable:,} of {total:,} ({100 * trainable / total:.2f}%)")
     return 0
 
