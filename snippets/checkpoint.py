@@ -31,20 +31,23 @@ import re
 import shutil
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_model
+from safetensors.torch import save_model
 from torch import nn
 
 WEIGHTS = "model.safetensors"
 STATE = "state.pt"
 MARKER = "complete.json"  # written last: its presence makes a checkpoint complete
+FORMAT = 1  # version of the marker's layout
 STEP_DIR = re.compile(r"^step-(\d+)$")
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_ABSENT = object()
 
 
 class CheckpointError(Exception):
@@ -87,6 +90,32 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
 # --8<-- [end:atomic]
 
 
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Write ``obj`` as strict JSON, atomically (via ``atomic_write``).
+
+    ``allow_nan=False``: ``NaN`` and ``Infinity`` are not JSON (RFC 8259) and strict
+    parsers reject them, so a non-finite float raises ``ValueError`` here, before
+    anything is written, instead of producing a file other tools cannot read.
+
+    Args:
+        path: the final file name.
+        obj: dicts, lists, strings, finite numbers, booleans and None.
+    """
+    text = json.dumps(obj, indent=1, allow_nan=False) + "\n"  # raises before writing
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Parse a strict JSON file: ``NaN`` / ``Infinity`` are refused (``ValueError``)."""
+    return json.loads(
+        Path(path).read_text(encoding="utf-8"), parse_constant=_refuse_constant
+    )
+
+
 def sha256_file(path: Path) -> str:
     """Hex SHA-256 of a file, read in 1 MiB chunks (checkpoints can be large)."""
     digest = hashlib.sha256()
@@ -105,26 +134,50 @@ def save_weights(model: nn.Module, path: str | os.PathLike) -> Path:
     return atomic_write(path, lambda tmp: save_model(model, str(tmp)))
 
 
+# safetensors' dtype names (the file header) -> torch dtypes
+SAFETENSORS_DTYPES = {
+    "F64": torch.float64,
+    "F32": torch.float32,
+    "F16": torch.float16,
+    "BF16": torch.bfloat16,
+    "I64": torch.int64,
+    "I32": torch.int32,
+    "I16": torch.int16,
+    "I8": torch.int8,
+    "U8": torch.uint8,
+    "BOOL": torch.bool,
+}
+
+
 def _check_keys(
-    model: nn.Module, path: Path, names: dict[str, tuple[int, ...]]
+    model: nn.Module, path: Path, header: dict[str, tuple[tuple[int, ...], str]]
 ) -> None:
-    """Raise a CheckpointError naming every key that does not fit ``model``."""
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    loaded_ptrs = {
-        v.data_ptr() for k, v in model.state_dict().items() if k in names and v.numel()
-    }
+    """Raise a CheckpointError naming every key that does not fit ``model``.
+
+    Args:
+        header: name -> (shape, safetensors dtype name), read from the file's header.
+    """
+    own = model.state_dict()
+    loaded_ptrs = {v.data_ptr() for k, v in own.items() if k in header and v.numel()}
     missing = [
         k
-        for k, v in model.state_dict().items()
-        if k not in names and v.data_ptr() not in loaded_ptrs  # tied weights are fine
+        for k, v in own.items()
+        if k not in header and v.data_ptr() not in loaded_ptrs  # tied weights are fine
     ]
-    unexpected = [k for k in names if k not in expected]
+    unexpected = [k for k in header if k not in own]
     shapes = [
-        f"{k}: {names[k]} in the file, {expected[k]} in the model"
-        for k in names
-        if k in expected and names[k] != expected[k]
+        f"{k}: {shape} in the file, {tuple(own[k].shape)} in the model"
+        for k, (shape, _) in header.items()
+        if k in own and shape != tuple(own[k].shape)
     ]
-    if not (missing or unexpected or shapes):
+    # A silent cast would hide a file made for another precision (or a forged one).
+    dtypes = [
+        f"{k}: {dtype} in the file, {str(own[k].dtype).removeprefix('torch.')} "
+        "in the model"
+        for k, (_, dtype) in header.items()
+        if k in own and SAFETENSORS_DTYPES.get(dtype) != own[k].dtype
+    ]
+    if not (missing or unexpected or shapes or dtypes):
         return
     parts = [f"{path} does not fit {type(model).__name__}"]
     if missing:
@@ -133,27 +186,35 @@ def _check_keys(
         parts.append(f"unexpected keys: {', '.join(unexpected)}")
     if shapes:
         parts.append(f"shape mismatch: {'; '.join(shapes)}")
+    if dtypes:
+        parts.append(f"dtype mismatch: {'; '.join(dtypes)}")
     if any(k.startswith("_orig_mod.") for k in unexpected):
         parts.append(
             "keys start with '_orig_mod.': they were saved from a torch.compile "
-            "wrapper; "
-            "save the original module (compiled._orig_mod) instead"
+            "wrapper; save the original module (compiled._orig_mod) instead"
         )
     raise CheckpointError("; ".join(parts))
 
 
 def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
-    """Load a safetensors file into ``model`` after checking every key and shape."""
+    """Load a safetensors file into ``model`` after checking every key, shape, dtype.
+
+    The header is checked before any tensor is read, so a file made for another model
+    (or with an absurd header) costs no memory and leaves ``model`` untouched.
+    """
     path = Path(path)
     try:
         with safe_open(str(path), framework="pt") as f:
-            names = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
-        tensors = load_file(str(path))
+            header = {
+                k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype())
+                for k in f.keys()
+            }
+            _check_keys(model, path, header)
+            tensors = {k: f.get_tensor(k) for k in header}
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(
             f"{path}: not a readable safetensors file ({err})"
         ) from None
-    _check_keys(model, path, names)
     model.load_state_dict(tensors, strict=False)  # strictness checked above
     return model
 
@@ -224,6 +285,144 @@ def restore_rng_state(state: dict[str, Any]) -> torch.Tensor | None:
     return state["loader"]
 
 
+# --8<-- [start:commit]
+def commit_checkpoint(
+    directory: str | os.PathLike, files: Iterable[str], meta: Mapping[str, Any]
+) -> dict:
+    """Mark the files of a checkpoint complete: write ``complete.json`` last.
+
+    The marker lists the size and SHA-256 of every file, so ``verify_checkpoint`` can
+    tell a complete checkpoint from a half-written, truncated or altered one.
+
+    Args:
+        directory: the checkpoint's directory; the files are already written in it.
+        files: their paths relative to ``directory`` (subfolders allowed, e.g. shards).
+        meta: JSON-safe facts about the checkpoint (step, config...), stored as is.
+
+    Returns:
+        The marker as written (what ``verify_checkpoint`` returns).
+    """
+    directory = Path(directory)
+    names = sorted(set(files))
+    if not names:
+        raise ValueError(f"commit_checkpoint({directory}): no files to commit")
+    marker: dict[str, Any] = {"format": FORMAT, "files": {}, "meta": dict(meta)}
+    for name in names:
+        _check_relative(directory, name)
+        path = directory / name
+        marker["files"][name] = {
+            "bytes": path.stat().st_size,
+            "sha256": sha256_file(path),
+        }
+    write_json(directory / MARKER, marker)  # the commit: all or nothing
+    return marker
+
+
+# --8<-- [end:commit]
+
+
+def _check_relative(directory: Path, name: object) -> None:
+    """A marker may only name files inside its own checkpoint directory."""
+    if not isinstance(name, str) or not name:
+        raise CheckpointError(f"{directory / MARKER}: malformed: file name {name!r}")
+    relative = Path(name)
+    if relative.is_absolute() or ".." in relative.parts:
+        raise CheckpointError(
+            f"{directory / MARKER}: malformed: {name!r} points outside {directory}"
+        )
+
+
+def _check_marker(marker: Path, info: Any) -> dict:
+    """Raise a CheckpointError unless ``info`` has the shape ``commit_checkpoint`` writes."""
+
+    def bad(why: str) -> CheckpointError:
+        return CheckpointError(f"{marker}: malformed: {why}")
+
+    if not isinstance(info, dict):
+        raise bad(f"expected a JSON object, got {type(info).__name__}")
+    if info.get("format") != FORMAT:
+        raise bad(f"format {info.get('format')!r}, expected {FORMAT}")
+    files, meta = info.get("files"), info.get("meta")
+    if not isinstance(files, dict) or not files:
+        raise bad(f"'files' must be a non-empty object, got {files!r}")
+    if not isinstance(meta, dict):
+        raise bad(f"'meta' must be an object, got {meta!r}")
+    for name, entry in files.items():
+        _check_relative(marker.parent, name)
+        size = entry.get("bytes") if isinstance(entry, dict) else None
+        digest = entry.get("sha256") if isinstance(entry, dict) else None
+        if type(size) is not int or size < 0:
+            raise bad(f"{name}: 'bytes' must be an integer >= 0, got {size!r}")
+        if not isinstance(digest, str) or not SHA256.match(digest):
+            raise bad(f"{name}: 'sha256' must be 64 hex digits, got {digest!r}")
+    return info
+
+
+# --8<-- [start:verify]
+def verify_checkpoint(directory: str | os.PathLike) -> dict:
+    """Return the marker of an intact checkpoint; else raise a CheckpointError.
+
+    Intact: ``complete.json`` exists, is well formed, and every file it lists has the
+    recorded size and SHA-256.  The error names the file at fault.
+    """
+    directory = Path(directory)
+    marker = directory / MARKER
+    if not marker.is_file():
+        raise CheckpointError(
+            f"{marker} is missing: the checkpoint was never completed"
+        )
+    try:
+        info = _check_marker(marker, read_json(marker))
+    except (OSError, UnicodeDecodeError, ValueError) as err:  # JSONDecodeError too
+        raise CheckpointError(f"{marker}: unreadable ({err})") from None
+    for name, expected in info["files"].items():
+        path = directory / name
+        if not path.is_file():
+            raise CheckpointError(f"{path} is missing")
+        size = path.stat().st_size
+        if size != expected["bytes"]:
+            raise CheckpointError(
+                f"{path} is truncated or altered: {size} bytes, "
+                f"expected {expected['bytes']}"
+            )
+        if sha256_file(path) != expected["sha256"]:
+            raise CheckpointError(
+                f"{path} is corrupt: its SHA-256 does not match {marker}"
+            )
+    return info
+
+
+# --8<-- [end:verify]
+
+
+def require_same_config(
+    saved: Mapping[str, Any], current: Mapping[str, Any], where: str
+) -> None:
+    """Raise a CheckpointError naming every field in which two configs differ.
+
+    Args:
+        saved: the config stored with a checkpoint.
+        current: the config of the run that wants to continue it.
+        where: what the saved config belongs to (a checkpoint path), for the message.
+    """
+    # compare as JSON stores them: a tuple comes back as a list, 1.0 stays 1.0
+    saved, current = (json.loads(json.dumps(dict(c))) for c in (saved, current))
+
+    def shown(config: dict, key: str) -> str:
+        return repr(config[key]) if key in config else "(absent)"
+
+    diffs = [
+        f"{key}: saved {shown(saved, key)}, given {shown(current, key)}"
+        for key in sorted(set(saved) | set(current))
+        if saved.get(key, _ABSENT) != current.get(key, _ABSENT)
+    ]
+    if diffs:
+        raise CheckpointError(
+            f"{where} was made with other settings ({'; '.join(diffs)}); "
+            "resume with the same settings, or start a new run in another directory"
+        )
+
+
 # --8<-- [start:save]
 def save_checkpoint(
     run_dir: str | os.PathLike,
@@ -231,46 +430,55 @@ def save_checkpoint(
     model: nn.Module,
     state: dict,
     keep_last: int = 2,
+    meta: Mapping[str, Any] | None = None,
 ) -> Path:
     """Save weights and training state as ``run_dir/checkpoints/step-XXXXXXXX``.
 
     Files are written atomically, ``complete.json`` (sizes and SHA-256 of the others)
-    last; only then is the checkpoint complete.  Older complete checkpoints beyond the
-    newest ``keep_last`` are deleted afterwards, marker first.
+    last; only then is the checkpoint complete.  Then ``prune_checkpoints`` keeps
+    the newest ``keep_last`` intact ones.
 
     Args:
         run_dir: the run's directory.
         step: optimizer steps done; names the checkpoint.
         model: its state_dict goes to ``model.safetensors``.
         state: tensors and plain Python values only, for ``state.pt``.
-        keep_last: complete checkpoints to keep (>= 1).
+        keep_last: intact checkpoints to keep (>= 1).
+        meta: JSON-safe facts stored in ``complete.json`` (``step`` is added).
     """
     if keep_last < 1:
         raise ValueError(f"keep_last must be >= 1, got {keep_last}")
     directory = Path(run_dir) / "checkpoints" / f"step-{step:08d}"
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / MARKER).unlink(
-        missing_ok=True
-    )  # rewriting: incomplete until re-marked
+    (directory / MARKER).unlink(missing_ok=True)  # rewriting: incomplete until marked
     save_weights(model, directory / WEIGHTS)
     atomic_write(directory / STATE, lambda tmp: torch.save(state, tmp))
-    files = {
-        name: {
-            "bytes": (directory / name).stat().st_size,
-            "sha256": sha256_file(directory / name),
-        }
-        for name in (WEIGHTS, STATE)
-    }
-    marker = json.dumps({"step": step, "files": files}, indent=1)
-    atomic_write(directory / MARKER, lambda tmp: tmp.write_text(marker))  # the commit
-    for old in list_checkpoints(run_dir)[:-keep_last]:
-        if (old / MARKER).exists():
-            (old / MARKER).unlink()  # a half-deleted checkpoint must not look complete
-            shutil.rmtree(old)
+    commit_checkpoint(directory, [WEIGHTS, STATE], {**(meta or {}), "step": step})
+    prune_checkpoints(run_dir, keep_last)
     return directory
 
 
 # --8<-- [end:save]
+
+
+def prune_checkpoints(run_dir: str | os.PathLike, keep_last: int) -> None:
+    """Delete every checkpoint older than the newest ``keep_last`` intact ones.
+
+    Counting only intact checkpoints means a corrupt newer one never pushes the last
+    good one out.  A checkpoint loses its marker first, so one whose deletion is cut
+    short by a crash is incomplete, never mistaken for complete.
+    """
+    kept = 0
+    for directory in reversed(list_checkpoints(run_dir)):
+        if kept >= keep_last:
+            (directory / MARKER).unlink(missing_ok=True)
+            shutil.rmtree(directory, ignore_errors=True)
+            continue
+        try:
+            verify_checkpoint(directory)
+            kept += 1
+        except CheckpointError:
+            pass  # newer than the kept ones: left for inspection, skipped on resume
 
 
 def list_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
@@ -286,46 +494,28 @@ def list_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
-def verify_checkpoint(directory: str | os.PathLike) -> None:
-    """Raise a CheckpointError naming the file unless ``directory`` is intact."""
-    directory = Path(directory)
-    marker = directory / MARKER
-    if not marker.is_file():
-        raise CheckpointError(
-            f"{marker} is missing: the checkpoint was never completed"
-        )
-    try:
-        files = json.loads(marker.read_text())["files"]
-    except (ValueError, KeyError, TypeError) as err:
-        raise CheckpointError(f"{marker}: unreadable ({err})") from None
-    for name, expected in files.items():
-        path = directory / name
-        if not path.is_file():
-            raise CheckpointError(f"{path} is missing")
-        size = path.stat().st_size
-        if size != expected["bytes"]:
-            raise CheckpointError(
-                f"{path} is truncated or altered: {size} bytes, "
-                f"expected {expected['bytes']}"
-            )
-        if sha256_file(path) != expected["sha256"]:
-            raise CheckpointError(
-                f"{path} is corrupt: its SHA-256 does not match {marker}"
-            )
+def intact_checkpoints(run_dir: str | os.PathLike) -> Iterator[tuple[Path, dict]]:
+    """Yield ``(directory, marker)`` of intact checkpoints, newest first.
+
+    Incomplete, corrupt or malformed ones are skipped with a warning naming them.
+    """
+    for directory in reversed(list_checkpoints(run_dir)):
+        try:
+            marker = verify_checkpoint(directory)
+        except CheckpointError as err:
+            warnings.warn(f"skipping checkpoint: {err}", stacklevel=3)
+            continue
+        yield directory, marker
 
 
 # --8<-- [start:latest]
 def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
     """The newest complete, intact checkpoint of a run, or None if there is none.
 
-    Incomplete or corrupt checkpoints are skipped with a warning that names them.
+    Incomplete, corrupt or malformed checkpoints are skipped with a warning that names
+    them.
     """
-    for directory in reversed(list_checkpoints(run_dir)):
-        try:
-            verify_checkpoint(directory)
-        except CheckpointError as err:
-            warnings.warn(f"skipping checkpoint: {err}", stacklevel=2)
-            continue
+    for directory, _ in intact_checkpoints(run_dir):
         return directory
     return None
 
@@ -353,7 +543,7 @@ if __name__ == "__main__":
         sys.exit("usage: python -m snippets.checkpoint RUN_DIR")
     for ckpt in list_checkpoints(sys.argv[1]):
         try:
-            verify_checkpoint(ckpt)
-            print(f"{ckpt}  complete")
+            step = verify_checkpoint(ckpt)["meta"].get("step")
+            print(f"{ckpt}  complete (step {step})")
         except CheckpointError as error:
             print(f"{ckpt}  NOT USABLE: {error}")

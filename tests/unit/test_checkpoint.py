@@ -17,15 +17,19 @@ from snippets.checkpoint import (
     CheckpointError,
     atomic_write,
     capture_rng_state,
+    commit_checkpoint,
     latest_checkpoint,
     list_checkpoints,
     load_checkpoint,
     load_state,
     load_weights,
+    read_json,
+    require_same_config,
     restore_rng_state,
     save_checkpoint,
     save_weights,
     verify_checkpoint,
+    write_json,
 )
 from snippets.data import digits_datasets, make_loader
 from snippets.models.cnn import DigitsCNN
@@ -313,3 +317,93 @@ def test_a_failed_run_never_overwrites_a_saved_checkpoint(
     assert all(".tmp-" not in k for k in after)  # no temporary files left
     with pytest.warns(UserWarning, match="step-00000004/complete.json is missing"):
         assert latest_checkpoint(tmp_path).name == "step-00000003"
+
+
+def test_write_json_is_strict_and_atomic(tmp_path: Path) -> None:
+    target = write_json(tmp_path / "m.json", {"loss": 0.5, "steps": [1, 2]})
+    assert json.loads(target.read_text()) == {"loss": 0.5, "steps": [1, 2]}
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(ValueError, match="not JSON compliant"):
+            write_json(tmp_path / "m.json", {"loss": bad})
+    assert json.loads(target.read_text())["loss"] == 0.5  # the old file is intact
+    assert os.listdir(tmp_path) == ["m.json"]
+    (tmp_path / "nan.json").write_text('{"loss": NaN}')
+    with pytest.raises(ValueError, match="non-standard JSON constant NaN"):
+        read_json(tmp_path / "nan.json")
+
+
+def test_commit_then_verify_with_subfolders(tmp_path: Path) -> None:
+    (tmp_path / "shards").mkdir()
+    (tmp_path / "shards" / "0.distcp").write_bytes(b"rank 0")
+    (tmp_path / "a.bin").write_bytes(b"abc")
+    marker = commit_checkpoint(tmp_path, ["a.bin", "shards/0.distcp"], {"step": 3})
+    assert verify_checkpoint(tmp_path) == marker
+    assert marker["meta"] == {"step": 3}
+    assert marker["files"]["a.bin"] == {
+        "bytes": 3,
+        "sha256": hashlib.sha256(b"abc").hexdigest(),
+    }
+    (tmp_path / "shards" / "0.distcp").write_bytes(b"rank 1")  # same size
+    with pytest.raises(CheckpointError, match="shards/0.distcp is corrupt"):
+        verify_checkpoint(tmp_path)
+    with pytest.raises(ValueError, match="no files to commit"):
+        commit_checkpoint(tmp_path, [], {})
+    with pytest.raises(CheckpointError, match="points outside"):
+        commit_checkpoint(tmp_path, ["../escape"], {})
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        commit_checkpoint(tmp_path, ["a.bin"], {"loss": float("nan")})
+
+
+def _edit_marker(directory: Path, edit) -> None:
+    marker = directory / "complete.json"
+    info = json.loads(marker.read_text())
+    marker.write_text(edit(info) if callable(edit) else edit)
+
+
+MALFORMED = {
+    "renamed key": lambda m: json.dumps(
+        {("fiels" if k == "files" else k): v for k, v in m.items()}
+    ),
+    "empty files list": lambda m: json.dumps({**m, "files": []}),
+    "empty files object": lambda m: json.dumps({**m, "files": {}}),
+    "no meta": lambda m: json.dumps({k: v for k, v in m.items() if k != "meta"}),
+    "a list": lambda m: json.dumps([m]),
+    "string size": lambda m: json.dumps(
+        {**m, "files": {k: {**v, "bytes": "12"} for k, v in m["files"].items()}}
+    ),
+    "short hash": lambda m: json.dumps(
+        {**m, "files": {k: {**v, "sha256": "ab"} for k, v in m["files"].items()}}
+    ),
+    "absolute path": lambda m: json.dumps(
+        {**m, "files": {"/etc/passwd": next(iter(m["files"].values()))}}
+    ),
+    "NaN": lambda m: json.dumps(m)[:-1] + ', "x": NaN}',
+    "not JSON": "{",
+}
+
+
+@pytest.mark.parametrize("how", sorted(MALFORMED))
+def test_malformed_marker_is_skipped_for_an_older_checkpoint(
+    tmp_path: Path, how: str
+) -> None:
+    save_some(tmp_path, [1, 2])
+    newest = tmp_path / "checkpoints" / "step-00000002"
+    _edit_marker(newest, MALFORMED[how])
+    with pytest.raises(CheckpointError, match="step-00000002/complete.json"):
+        verify_checkpoint(newest)
+    with pytest.warns(UserWarning, match="skipping checkpoint: .*step-00000002"):
+        assert latest_checkpoint(tmp_path).name == "step-00000001"
+
+
+def test_require_same_config_names_every_difference() -> None:
+    saved = {"lr": 0.1, "epochs": 2, "sizes": [1, 2], "old": 1}
+    same = {"lr": 0.1, "epochs": 2, "sizes": (1, 2), "old": 1}
+    require_same_config(saved, same, "x")  # a tuple equals the list JSON gives back
+    with pytest.raises(
+        CheckpointError,
+        match=r"ckpt was made with other settings \(epochs: saved 2, given 3; "
+        r"lr: saved 0.1, given 0.5; new: saved \(absent\), given 1; "
+        r"old: saved 1, given \(absent\)\)",
+    ):
+        current = {"lr": 0.5, "epochs": 3, "sizes": [1, 2], "new": 1}
+        require_same_config(saved, current, "ckpt")
