@@ -1,12 +1,22 @@
 """Where training memory goes: parameters, gradients, optimizer state, activations.
 
 ``estimate_training_bytes`` predicts the first three from the parameter count alone
-(mixed-precision bookkeeping of ZeRO, Rajbhandari et al. 2020, section 3.1, with fp32
-everywhere here): 4 bytes of weights, 4 of gradient and 8 of AdamW moments per trainable
-parameter.  ``measured_training_bytes`` counts the bytes of the real tensors after a
-step, so the page can check the estimate exactly.  Activations (tensors autograd keeps
-for backward) depend on the model's code; ``saved_activation_bytes`` measures them
-with ``torch.autograd.graph.saved_tensors_hooks``, which sees every saved tensor.
+(the bookkeeping of ZeRO, Rajbhandari et al. 2020, section 3.1, with one precision
+here): ``b`` bytes of weights and of gradient per value, and ``k`` optimizer states
+per trainable value (AdamW: ``exp_avg`` and ``exp_avg_sq``, k = 2; AMSGrad adds
+``max_exp_avg_sq``, k = 3; SGD with momentum keeps ``momentum_buffer``, k = 1).
+``measured_training_bytes`` counts the bytes of the real tensors after a step, so the
+page can check the estimate exactly.
+
+One accounting for the whole handbook: fp32 AdamW costs 4 + 4 + 4 + 4 = 16 bytes per
+trainable parameter (weights, gradients, two moments).  AdamW's ``step`` counter is one
+scalar per *tensor*, not per value (4 bytes per tensor, a few KiB for a 7B model), and
+is left out of both the estimate and the measurement.  Sizes are reported in GiB
+(2**30 bytes).
+
+Activations (tensors autograd keeps for backward) depend on the model's code;
+``saved_activation_bytes`` measures them with ``torch.autograd.graph.saved_tensors_hooks``,
+which sees every saved tensor.
 
 Run ``python -m snippets.memory`` to print the estimate for a GPT-2-small shaped model.
 """
@@ -14,7 +24,8 @@ Run ``python -m snippets.memory`` to print the estimate for a GPT-2-small shaped
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import numbers
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
@@ -28,55 +39,85 @@ class MemoryEstimate:
 
     params: int  # weights (all, trainable or not)
     grads: int  # one gradient per trainable weight
-    optimizer: int  # AdamW: exp_avg and exp_avg_sq per trainable weight
+    optimizer: int  # optimizer state per trainable weight (AdamW: 2 moments)
 
     @property
     def total(self) -> int:
         return self.params + self.grads + self.optimizer
 
 
-def estimate_training_bytes(
-    n_params: int, n_trainable: int, bytes_per_value: int = 4
-) -> MemoryEstimate:
-    """Training-state bytes of AdamW, without activations.
+def _count(name: str, value: object, low: int = 0) -> int:
+    """``value`` as an int >= ``low``; ValueError naming it otherwise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    return int(value)
 
-    M = b N + b N_t + 2 b N_t   (weights, gradients, two Adam moments)
+
+def estimate_training_bytes(
+    n_params: int, n_trainable: int, bytes_per_value: int = 4, states: int = 2
+) -> MemoryEstimate:
+    """Training-state bytes, without activations.
+
+    M = b N + b N_t + k b N_t   (weights, gradients, optimizer states)
 
     Args:
         n_params: N, all parameters.
-        n_trainable: N_t, parameters with ``requires_grad``.
-        bytes_per_value: b, 4 for fp32, 2 for bf16.
+        n_trainable: N_t <= N, parameters with ``requires_grad``.
+        bytes_per_value: b, 4 for fp32, 2 for bf16 (an int, not a dtype name).
+        states: k, optimizer values per trainable value: 2 for AdamW (default),
+            3 for AMSGrad, 1 for SGD with momentum, 0 for plain SGD.
     """
-    b = bytes_per_value
-    return MemoryEstimate(b * n_params, b * n_trainable, 2 * b * n_trainable)
+    n = _count("n_params", n_params)
+    n_t = _count("n_trainable", n_trainable)
+    if n_t > n:
+        raise ValueError(f"n_trainable={n_t} is more than n_params={n}")
+    b = _count("bytes_per_value", bytes_per_value, low=1)
+    k = _count("states", states)
+    return MemoryEstimate(b * n, b * n_t, k * b * n_t)
 # --8<-- [end:estimate]
 
 
 # --8<-- [start:measure]
-def tensor_bytes(tensors) -> int:
-    """Sum of ``numel * element_size`` over tensors, each storage counted once."""
+def tensor_bytes(tensors: Iterable[torch.Tensor]) -> int:
+    """Bytes of the storages behind ``tensors``, each storage counted once.
+
+    Views (``w.T``, a slice, ``q``/``k``/``v`` split from one projection) share
+    their base tensor's storage; what is allocated is that storage, once.
+    """
     seen, total = set(), 0
     for t in tensors:
-        key = (t.untyped_storage().data_ptr(), t.storage_offset(), t.shape)
-        if t.device.type != "meta" and key in seen:
-            continue
-        seen.add(key)
-        total += t.numel() * t.element_size()
+        if t.is_meta:
+            raise ValueError("tensor_bytes counts real storage; got a meta tensor")
+        storage = t.untyped_storage()
+        key = (t.device, storage.data_ptr())
+        if key not in seen:
+            seen.add(key)
+            total += storage.nbytes()
     return total
 
 
 def measured_training_bytes(
     model: nn.Module, optimizer: torch.optim.Optimizer
 ) -> MemoryEstimate:
-    """Bytes of the model's weights, gradients and AdamW moments as they are now."""
-    moments = [
-        t for state in optimizer.state.values()
-        for name, t in state.items() if name in ("exp_avg", "exp_avg_sq")
-    ]
+    """Bytes of the weights, gradients and optimizer state as they are now.
+
+    Optimizer state is every tensor in ``optimizer.state`` except the per-tensor
+    ``step`` counters (AdamW's ``exp_avg``, ``exp_avg_sq`` and, with ``amsgrad``,
+    ``max_exp_avg_sq``; SGD's ``momentum_buffer``).
+    """
+    state = [t for per_param in optimizer.state.values()
+             for name, t in per_param.items()
+             if isinstance(t, torch.Tensor) and name != "step"]
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     return MemoryEstimate(
-        tensor_bytes(model.parameters()), tensor_bytes(grads), tensor_bytes(moments)
+        tensor_bytes(model.parameters()), tensor_bytes(grads), tensor_bytes(state)
     )
+# --8<-- [end:measure]
+
+
+# --8<-- [start:activations]
 
 
 def saved_activation_bytes(
@@ -108,7 +149,7 @@ def saved_activation_bytes(
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         loss_fn()
     return tensor_bytes(saved)
-# --8<-- [end:measure]
+# --8<-- [end:activations]
 
 
 def main(argv: list[str] | None = None) -> int:

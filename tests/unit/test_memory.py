@@ -2,9 +2,12 @@
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from snippets.memory import (estimate_training_bytes, measured_training_bytes,
-                             saved_activation_bytes)
+from snippets.memory import (MemoryEstimate, estimate_training_bytes,
+                             measured_training_bytes, saved_activation_bytes,
+                             tensor_bytes)
 from snippets.models.gpt import GPT, GPTConfig
 
 
@@ -73,3 +76,81 @@ def test_activation_measure_refuses_the_meta_device() -> None:
         model = GPT(GPTConfig(block_size=16, n_layer=1, n_head=2, d_model=16))
     with pytest.raises(ValueError, match="measures real tensors; the model is on the meta"):
         saved_activation_bytes(model, lambda: model(_x(1).to("meta"))[0].sum())
+
+
+def _stepped(optimizer_cls, **kw):
+    model = _gpt()
+    optimizer = optimizer_cls(model.parameters(), lr=1e-3, **kw)
+    model(_x(2), _x(2))[1].backward()
+    optimizer.step()
+    return model, optimizer, sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize(
+    ("optimizer_cls", "kw", "states"),
+    [
+        (torch.optim.SGD, {"momentum": 0.9}, 1),  # momentum_buffer
+        (torch.optim.SGD, {}, 0),  # plain SGD keeps nothing
+        (torch.optim.AdamW, {"amsgrad": True}, 3),  # + max_exp_avg_sq
+        (torch.optim.Adam, {}, 2),
+    ],
+)
+def test_measured_counts_every_optimizer_state(optimizer_cls, kw, states) -> None:
+    model, optimizer, n = _stepped(optimizer_cls, **kw)
+    measured = measured_training_bytes(model, optimizer)
+    assert measured == estimate_training_bytes(n, n, states=states)
+    assert measured.optimizer == 4 * states * n
+
+
+def test_adamw_step_counters_are_left_out_of_both() -> None:
+    model, optimizer, n = _stepped(torch.optim.AdamW)
+    steps = [s["step"] for s in optimizer.state.values()]
+    assert len(steps) == len(list(model.parameters())) and steps[0].numel() == 1
+    assert measured_training_bytes(model, optimizer).optimizer == 8 * n
+
+
+def test_tensor_bytes_counts_a_storage_once() -> None:
+    w = torch.zeros(8, 4)
+    assert tensor_bytes([w, w.T, w[:2], w.view(-1)]) == 8 * 4 * 4
+    assert tensor_bytes([w, torch.zeros(3, dtype=torch.float16)]) == 128 + 6
+    with pytest.raises(ValueError, match="counts real storage; got a meta tensor"):
+        tensor_bytes([torch.zeros(2, device="meta")])
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"n_params": -1, "n_trainable": 0}, "n_params must be >= 0, got -1"),
+        ({"n_params": 10, "n_trainable": -5}, "n_trainable must be >= 0, got -5"),
+        ({"n_params": 10, "n_trainable": 11}, "n_trainable=11 is more than n_params"),
+        ({"n_params": 10, "n_trainable": 10, "bytes_per_value": "bf16"},
+         "bytes_per_value must be an integer, got 'bf16'"),
+        ({"n_params": 10, "n_trainable": 10, "bytes_per_value": 0},
+         "bytes_per_value must be >= 1, got 0"),
+        ({"n_params": 10.5, "n_trainable": 1}, "n_params must be an integer"),
+        ({"n_params": 10, "n_trainable": 1, "states": -2}, "states must be >= 0"),
+    ],
+)
+def test_estimate_refuses_bad_sizes(kw, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        estimate_training_bytes(**kw)
+
+
+ANY = st.one_of(st.integers(-10, 10**12), st.floats(), st.booleans(), st.none(),
+                st.text(max_size=4))
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=ANY, n_t=ANY, b=ANY, k=ANY)
+def test_estimate_property(n, n_t, b, k) -> None:
+    """Any input: the formula's bytes, each part >= 0, or our ValueError."""
+    try:
+        est = estimate_training_bytes(n, n_t, bytes_per_value=b, states=k)
+    except ValueError as err:
+        assert any(name in str(err) for name in
+                   ("n_params", "n_trainable", "bytes_per_value", "states"))
+        return
+    assert isinstance(est, MemoryEstimate)
+    assert est.params == b * n and est.grads == b * n_t and est.optimizer == k * b * n_t
+    assert min(est.params, est.grads, est.optimizer) >= 0
+    assert est.total == (n + (1 + k) * n_t) * b
