@@ -1,19 +1,28 @@
-"""MkDocs hook: chapter notebooks, executed at build time, one per language, downloadable.
+"""MkDocs hook: chapter notebooks, executed at build time once, cached, one page per language.
 
 Sources are jupytext percent scripts, ``notebooks/<chapter>.py``, one file for both
 languages: a markdown cell marked ``# %% [markdown] lang="zh"`` (or ``"en"``) goes to that
-language's notebook only, every other cell to both, so the two notebooks run the same code.
-``--8<--`` include lines in code cells are expanded with pymdownx.snippets configured from
-mkdocs.yml, so a downloaded notebook is self-contained and shows the package code byte for byte.
+language's notebook only, every other cell to both.  Code cells carry no language, so both
+notebooks run the same code: it is **executed once** and each language's markdown is spliced
+around the same outputs.  A figure's alt text is given in both languages
+(``Image(png, metadata={"alt": {"zh": ..., "en": ...}})``); each notebook keeps its own.
+``--8<--`` include lines in code cells are expanded with the site's include expander
+(``hooks/includes.py``), so a downloaded notebook is self-contained.
 
-For each language build this hook
+Execution results are cached on disk (``build/notebook-cache/``), keyed by the expanded code
+cells, the digest of the ``snippets`` package (``hooks/fingerprint.py``), the torch and
+Python versions.  Files of the repository the kernel opened while running (a data file, the
+pages a corpus is made of) are recorded with their digests and checked on every lookup: a
+changed key or a changed input re-executes, so a stale result is never shown.  A failing
+cell fails the build naming the source file, the cell and its line; so does an image
+output without alt text in both languages.
 
-* prepends a code cell ``LANG = "<lang>"`` (figure alt text is chosen with it), executes the
-  notebook with nbclient in a scratch directory and fails the build on an error, naming the
-  source file, the cell and its line, or on an image output without alt text;
-* renders it with mkdocs-jupyter's converter (``mkdocs_jupyter.convert.nb2html``) into a page
-  ``notebooks/<chapter>/`` (``en/notebooks/<chapter>/``) and ships the executed ``.ipynb``
-  beside it; the chapter page ``<chapter>.md`` gets a box linking to both.
+Each language gets a page ``notebooks/<chapter>/`` (``en/notebooks/<chapter>/``) rendered
+with mkdocs-jupyter's converter (through ``hooks/compat.py``), the executed ``.ipynb`` beside
+it, and the chapter page a box linking to both.  The converter's ~580 KiB of CSS is written
+once to ``assets/notebook-<hash>.css`` and linked, formulas in markdown cells are rendered
+with the site's build-time KaTeX (``hooks/katex_math.py``), and headings get the same stable
+ids as the site's own pages (``pymdownx.slugs``), Chinese ones included.
 
 Why not the mkdocs-jupyter plugin itself: with static-i18n's folder structure the plugin's
 notebook files are replaced by static-i18n's, and the notebook would need to live under
@@ -26,13 +35,17 @@ import copy
 import hashlib
 import html
 import json
+import os
+import platform
 import re
+import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
 
 import jupytext
-import markdown
 import nbformat
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
@@ -42,8 +55,17 @@ from mkdocs.structure.pages import Page
 from mkdocs.structure.toc import get_toc
 from mkdocs.utils import get_relative_url
 
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # MkDocs loads hooks by file; the shared helpers are hooks.*
+    sys.path.insert(0, str(ROOT))
+from hooks import compat, includes  # noqa: E402
+from hooks.fingerprint import snippets_digest  # noqa: E402
+
 NOTEBOOK_DIR = "notebooks"
+CACHE_DIR = Path("build") / "notebook-cache"  # under the project root
+CACHE_FORMAT = 2  # bump when what a cache entry holds changes
 CELL_TIMEOUT_S = 300
+LANGS = ("zh", "en")
 LABELS = {
     "zh": {"box": "Notebook", "view": "查看本章示例的 notebook（含运行结果与图）",
            "download": "下载 .ipynb", "lead": "本页由", "executed": "在构建时执行生成",
@@ -54,14 +76,22 @@ LABELS = {
            "record": "Executed during the build with torch {torch} on {device}, {date} (UTC)."},
 }
 PLACEHOLDER = "<!-- notebook-body -->"
+# Run before the notebook's cells, hidden: record which repository files the code opens.
+TRACK_CELL = (
+    "import sys as _sys\n"
+    "_READ = set()\n"
+    "def _track(event, args, _root={root!r}):\n"
+    "    if event == 'open' and isinstance(args[0], str) and args[0].startswith(_root):\n"
+    "        _READ.add(args[0])\n"
+    "_sys.addaudithook(_track)"
+)
 # Run after the notebook's cells in the same kernel: what the code really ran with.
 RECORD_CELL = (
     "import json as _json, torch as _torch\n"
     "from snippets.device import pick_device as _pick\n"
-    "print(_json.dumps({'torch': _torch.__version__, 'device': str(_pick('auto'))}))"
+    "print(_json.dumps({'torch': _torch.__version__, 'device': str(_pick('auto')),"
+    " 'read': sorted(_READ)}))"
 )
-
-_executed: dict[str, tuple[nbformat.NotebookNode, dict]] = {}  # cache key -> (notebook, record)
 
 
 class NotebookError(PluginError):
@@ -76,11 +106,12 @@ def _i18n(config: MkDocsConfig):
     plugin = config.plugins.get("i18n")
     if plugin is None:
         raise PluginError("hooks/notebooks.py needs the mkdocs-static-i18n plugin (i18n)")
+    compat.check_version("mkdocs-static-i18n")
     return plugin
 
 
-def sources(config: MkDocsConfig) -> list[Path]:
-    folder = _root(config) / NOTEBOOK_DIR
+def sources(root: Path) -> list[Path]:
+    folder = Path(root) / NOTEBOOK_DIR
     return sorted(folder.glob("*.py")) if folder.is_dir() else []
 
 
@@ -89,11 +120,9 @@ def _cell_lines(text: str) -> list[int]:
     return [n for n, line in enumerate(text.splitlines(), 1) if line.startswith("# %%")]
 
 
-def notebook_for(source: Path, lang: str, expand=None) -> nbformat.NotebookNode:
-    """The ``lang`` notebook of a bilingual percent script (not executed).
-
-    Each cell keeps ``metadata.source_line`` (its line in ``source``) for error messages.
-    """
+def bilingual_cells(source: Path, expand=None) -> list[nbformat.NotebookNode]:
+    """The cells of a bilingual percent script, each with ``metadata.lang`` (None: both)
+    and ``metadata.source_line``; include lines of code cells expanded by ``expand``."""
     text = source.read_text(encoding="utf-8")
     nb = jupytext.reads(text, fmt="py:percent")
     lines = _cell_lines(text)
@@ -101,46 +130,69 @@ def notebook_for(source: Path, lang: str, expand=None) -> nbformat.NotebookNode:
         lines = [0] * len(nb.cells)  # a script not starting with a cell marker
     cells = []
     for cell, line in zip(nb.cells, lines):
-        cell_lang = cell.metadata.pop("lang", None)
+        lang = cell.metadata.pop("lang", None)
         cell.metadata.pop("lines_to_next_cell", None)
-        if cell_lang not in (None, "zh", "en"):
-            raise NotebookError(f"{source}:{line}: unknown cell language {cell_lang!r}")
-        if cell_lang not in (None, lang):
-            continue
+        if lang not in (None, *LANGS):
+            raise NotebookError(f"{source}:{line}: unknown cell language {lang!r}")
+        if cell.cell_type == "code" and lang is not None:
+            raise NotebookError(f"{source}:{line}: a code cell has no language: both "
+                                "notebooks run the same code (put text in markdown cells)")
         if cell.cell_type == "code" and expand is not None and "--8<--" in cell.source:
             cell.source = expand(cell.source, f"{source}:{line}")
+        cell.metadata["lang"] = lang
         cell.metadata["source_line"] = line
         cells.append(cell)
-    lang_cell = nbformat.v4.new_code_cell(
-        f'LANG = "{lang}"  # the language of this notebook\'s text (and figure alt text)'
-    )
-    lang_cell.metadata["source_line"] = 0
-    first_code = next((i for i, c in enumerate(cells) if c.cell_type == "code"), len(cells))
-    cells.insert(first_code, lang_cell)
+    return cells
+
+
+def _new_notebook(cells: list) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
     nb.cells = cells
     nb.metadata = {
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
         "language_info": {"name": "python"},
     }
+    return nb
+
+
+def notebook_for(source: Path, lang: str, expand=None) -> nbformat.NotebookNode:
+    """The ``lang`` notebook of a bilingual percent script, not executed."""
+    cells = [c for c in bilingual_cells(source, expand) if c.metadata["lang"] in (None, lang)]
+    for cell in cells:
+        del cell.metadata["lang"]
+    nb = _new_notebook(cells)
     nbformat.validator.normalize(nb)
     return nb
 
 
-def _where(source: Path, nb: nbformat.NotebookNode, index: int) -> str:
-    line = nb.cells[index].metadata.get("source_line", 0)
-    return f"{source}:{line}" if line else f"{source} (generated LANG cell)"
+def _where(source: Path, cell) -> str:
+    line = cell.metadata.get("source_line", 0)
+    return f"{source}:{line}" if line else str(source)
 
 
-def execute(nb: nbformat.NotebookNode, source: Path, lang: str,
-            cwd: Path | None = None) -> dict:
-    """Execute ``nb`` in place; return {'torch', 'device'} the kernel ran with.
+def _alt_problem(alt, langs) -> str | None:
+    if isinstance(alt, dict):
+        missing = [lang for lang in langs if not str(alt.get(lang, "")).strip()]
+        return f"no alt text in {missing}" if missing else None
+    return None if isinstance(alt, str) and alt.strip() else "an image without alt text"
 
-    Raises NotebookError naming the notebook and the failing cell.
+
+def execute(nb: nbformat.NotebookNode, source: Path, label: str = "",
+            cwd: Path | None = None, root: Path = ROOT) -> dict:
+    """Execute ``nb`` in place in a fresh kernel; return {'torch', 'device', 'read'}.
+
+    ``read`` lists the files under ``root`` the code opened.  An image output needs alt text:
+    a string, or ``{"zh": ..., "en": ...}``.
+
+    Raises:
+        NotebookError: naming the notebook, the failing cell and its source line.
     """
     from jupyter_client import KernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
+    suffix = f" ({label})" if label else ""
+    langs = LANGS
     with tempfile.TemporaryDirectory(prefix="notebook-") as scratch:
         # IPC transport: a local kernel needs no TCP port (and warns about none).
         manager = KernelManager(kernel_name="python3", transport="ipc",
@@ -151,19 +203,24 @@ def execute(nb: nbformat.NotebookNode, source: Path, lang: str,
         client = NotebookClient(nb, km=manager, timeout=CELL_TIMEOUT_S,
                                 coalesce_streams=True,
                                 resources={"metadata": {"path": str(cwd or scratch)}})
+        hidden = nbformat.v4.new_code_cell(TRACK_CELL.format(root=str(Path(root))))
+        probe = nbformat.v4.new_code_cell(RECORD_CELL)
         try:
             with client.setup_kernel():
+                nb.cells.insert(0, hidden)  # nbclient writes executed cells back by index
+                try:
+                    client.execute_cell(hidden, 0)
+                finally:
+                    nb.cells.pop(0)
                 for index, cell in enumerate(nb.cells):
                     try:
                         client.execute_cell(cell, index)
                     except CellExecutionError as err:
-                        summary = f"{err.ename}: {err.evalue}"
                         raise NotebookError(
-                            f"{_where(source, nb, index)}: notebook cell {index + 1} ({lang}) "
-                            f"failed: {summary}\n{cell.source}"
+                            f"{_where(source, cell)}: notebook cell {index + 1}{suffix} "
+                            f"failed: {err.ename}: {err.evalue}\n{cell.source}"
                         ) from None
-                probe = nbformat.v4.new_code_cell(RECORD_CELL)
-                nb.cells.append(probe)  # nbclient writes the executed cell back by index
+                nb.cells.append(probe)
                 try:
                     client.execute_cell(probe, len(nb.cells) - 1)
                 finally:
@@ -175,52 +232,130 @@ def execute(nb: nbformat.NotebookNode, source: Path, lang: str,
         for output in cell.get("outputs", []):
             if "image/png" in output.get("data", {}):
                 alt = output.get("metadata", {}).get("image/png", {}).get("alt", "")
-                if not alt.strip():
+                problem = _alt_problem(alt, langs)
+                if problem:
                     raise NotebookError(
-                        f"{_where(source, nb, index)}: notebook cell {index + 1} ({lang}) shows "
-                        "an image without alt text; display it with "
-                        "IPython.display.Image(png, metadata={'alt': ...})"
+                        f"{_where(source, cell)}: notebook cell {index + 1}{suffix} shows "
+                        f"{problem}; display it with IPython.display.Image(png, "
+                        "metadata={'alt': {'zh': ..., 'en': ...}})"
                     )
         cell.metadata.pop("execution", None)
-        cell.metadata.pop("source_line", None)
     text = "".join(o.get("text", "") for o in probe.outputs if o.get("name") == "stdout")
     return json.loads(text.strip().splitlines()[-1])
 
 
+# --- the execution cache ---------------------------------------------------------------
+
+def cache_key(code: list[str], snippets: str) -> str:
+    """What an execution depends on, besides the files it records having read."""
+    h = hashlib.sha256()
+    h.update(json.dumps({"format": CACHE_FORMAT, "code": code, "snippets": snippets,
+                         "torch": metadata.version("torch"),
+                         "python": platform.python_version()}).encode())
+    return h.hexdigest()[:24]
+
+
+def _file_digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _inputs_unchanged(entry: dict, root: Path) -> bool:
+    return all(_file_digest(root / rel) == digest for rel, digest in entry["read"].items())
+
+
+def executed_code(source: Path, root: Path, expand) -> tuple[list, dict, bool]:
+    """The executed code cells of ``source`` (outputs), the run record, and whether they
+    came from the cache.  Executes at most once per content: the result is stored under
+    ``build/notebook-cache/<chapter>-<key>.json``, atomically."""
+    code_cells = [c for c in bilingual_cells(source, expand) if c.cell_type == "code"]
+    key = cache_key([c.source for c in code_cells], snippets_digest(root))
+    cache = Path(root) / CACHE_DIR
+    entry_path = cache / f"{source.stem}-{key}.json"
+    if entry_path.is_file():
+        entry = json.loads(entry_path.read_text(encoding="utf-8"))
+        if _inputs_unchanged(entry, root):
+            return entry["outputs"], entry["record"], True
+    nb = _new_notebook(code_cells)
+    record = execute(nb, source, root=root)
+    record["date"] = datetime.now(timezone.utc).date().isoformat()
+    read = {}
+    for path in record.pop("read"):
+        rel = Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+        if not rel.startswith((".venv/", "build/", "node_modules/")):
+            read[rel] = _file_digest(Path(path))
+    entry = {"source": source.name, "key": key, "read": read, "record": record,
+             "outputs": [c.get("outputs", []) for c in nb.cells]}
+    cache.mkdir(parents=True, exist_ok=True)
+    for stale in cache.glob(f"{source.stem}-*.json"):
+        stale.unlink()  # older keys of this notebook
+    tmp = entry_path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(entry), encoding="utf-8")
+    os.replace(tmp, entry_path)  # an entry is complete or absent
+    return entry["outputs"], record, False
+
+
+def language_notebook(source: Path, lang: str, outputs: list, expand=None):
+    """The ``lang`` notebook with the executed outputs spliced into its code cells; the
+    alt text of each image is this language's."""
+    nb = notebook_for(source, lang, expand)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    if len(code) != len(outputs):
+        raise NotebookError(f"{source}: {len(code)} code cells, {len(outputs)} executed")
+    for cell, cell_outputs in zip(code, outputs):
+        cell.outputs = nbformat.from_dict(copy.deepcopy(cell_outputs))
+        for output in cell.outputs:
+            meta = output.get("metadata", {}).get("image/png", {})
+            if isinstance(meta.get("alt"), dict):
+                meta["alt"] = meta["alt"][lang]
+        cell.execution_count = None
+    for cell in nb.cells:
+        cell.metadata.pop("source_line", None)
+    return nb
+
+
+_executed: dict[str, tuple[list, dict]] = {}  # source path -> (outputs, record), this build
+
+
 def _expander(config: MkDocsConfig):
-    md = markdown.Markdown(extensions=config.markdown_extensions,
-                           extension_configs=config.mdx_configs)
-    snippets = md.preprocessors["snippet"]
+    snippet_preprocessor = includes.preprocessor(config.markdown_extensions,
+                                                 config.mdx_configs)
 
     def expand(code: str, where: str) -> str:
         try:
-            return "\n".join(snippets.run(code.splitlines()))
-        except Exception as err:
-            raise NotebookError(f"{where}: include failed: {err}") from None
+            return includes.expand(code, where, snippet_preprocessor)
+        except includes.IncludeError as err:
+            raise NotebookError(str(err)) from None
 
     return expand
 
 
-def executed_notebook(source: Path, lang: str, config: MkDocsConfig):
-    """The executed ``lang`` notebook of ``source`` and its run record (cached per build)."""
-    nb = notebook_for(source, lang, _expander(config))
-    key = hashlib.sha256(nbformat.writes(nb).encode() + lang.encode()).hexdigest()
-    if key not in _executed:
-        record = execute(nb, source, lang, cwd=None)
-        record["date"] = datetime.now(timezone.utc).date().isoformat()
-        _executed[key] = (nb, record)
-    return copy.deepcopy(_executed[key][0]), dict(_executed[key][1])
+def execute_all(config: MkDocsConfig) -> None:
+    """Execute (or take from the cache) every notebook once, concurrently."""
+    root, expand = _root(config), _expander(config)
+    todo = [s for s in sources(root) if str(s) not in _executed]
+
+    def one(source: Path):
+        outputs, record, _ = executed_code(source, root, expand)
+        return str(source), (outputs, record)
+
+    workers = max(1, min(len(todo), os.cpu_count() or 1, 4))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        _executed.update(pool.map(one, todo))
 
 
-def _i18n_file(file: File, lang: str, norm: str) -> File:
-    """Give a generated file the attributes static-i18n's own files carry."""
-    file.locale = lang
-    file.localization = lang
-    file.locale_alternate_of = lang
-    file.norm_src_uri = norm
-    file.alternates = {lang: file}
-    return file
+def on_startup(command: str, dirty: bool) -> None:
+    compat.check_version("mkdocs-jupyter")
 
+
+def on_pre_build(config: MkDocsConfig) -> None:
+    if not _i18n(config).building or not _executed:
+        _executed.clear()  # a new build (serve rebuilds): look at the sources again
+
+
+# --- pages ------------------------------------------------------------------------------
 
 def _page_markdown(title: str, lang: str, name: str) -> str:
     labels = LABELS[lang]
@@ -248,29 +383,33 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     plugin = _i18n(config)
     lang, default = plugin.current_language, plugin.default_language
     prefix = "" if lang == default else f"{lang}/"
-    for source in sources(config):
+    execute_all(config)
+    expand = _expander(config)
+    for source in sources(_root(config)):
         name = source.stem
-        nb, record = executed_notebook(source, lang, config)
+        outputs, record = _executed[str(source)]
+        nb = language_notebook(source, lang, outputs, expand)
         page_uri = f"{lang}/{NOTEBOOK_DIR}/{name}.md"
         page = File.generated(config, page_uri,
                               content=_page_markdown(_title(nb, source), lang, name),
                               inclusion=InclusionLevel.NOT_IN_NAV)
         page.dest_uri = f"{prefix}{NOTEBOOK_DIR}/{name}/index.html"
-        _i18n_file(page, lang, f"{NOTEBOOK_DIR}/{name}.md")
+        twins = {}
         for other in plugin.build_languages:
             if other != lang:
                 twin = File.generated(config, f"{other}/{NOTEBOOK_DIR}/{name}.md", content="")
                 other_prefix = "" if other == default else f"{other}/"
                 twin.dest_uri = f"{other_prefix}{NOTEBOOK_DIR}/{name}/index.html"
-                page.alternates[other] = twin
+                twins[other] = twin
+        compat.mark_i18n_file(page, lang, f"{NOTEBOOK_DIR}/{name}.md", twins)
         ipynb = File.generated(config, f"{lang}/{NOTEBOOK_DIR}/{name}.ipynb",
                                content=nbformat.writes(nb).encode("utf-8"))
         ipynb.dest_uri = f"{prefix}{NOTEBOOK_DIR}/{name}.ipynb"
-        _i18n_file(ipynb, lang, f"{NOTEBOOK_DIR}/{name}.ipynb")
+        compat.mark_i18n_file(ipynb, lang, f"{NOTEBOOK_DIR}/{name}.ipynb")
         files.append(page)
         files.append(ipynb)
         _pages[page_uri] = {"nb": nb, "record": record, "source": source, "name": name,
-                            "lang": lang, "ipynb": ipynb}
+                            "lang": lang}
     return files
 
 
@@ -294,35 +433,110 @@ def _images_with_alt(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def render(nb: nbformat.NotebookNode) -> tuple[str, list]:
-    """HTML body of an executed notebook (mkdocs-jupyter's converter) and its TOC tokens."""
-    from mkdocs_jupyter import convert
-    from mkdocs_jupyter.plugin import _get_nb_toc_tokens
+STYLE = re.compile(r'<style type="text/css">(.*?)</style>', re.DOTALL)
+HEADING = re.compile(r'<h(?P<level>[1-6]) id="[^"]*">(?P<text>.*?)'
+                     r'<a class="anchor-link" href="#[^"]*">(?P<mark>.*?)</a></h(?P=level)>',
+                     re.DOTALL)
+TAG = re.compile(r"<[^>]+>")
+MARKDOWN_CELL = re.compile(r'(<div class="jp-RenderedHTMLCommon jp-RenderedMarkdown[^"]*"'
+                           r'[^>]*>)(.*?)(</div>)', re.DOTALL)
+DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.DOTALL)
+INLINE_MATH = re.compile(r"(?<![\\$])\$(?!\s)([^$\n]+?)(?<!\s)\$(?!\d)")
 
+
+def _slugify(config: MkDocsConfig | None):
+    toc = (config.mdx_configs.get("toc", {}) if config is not None else {})
+    slugify = toc.get("slugify")
+    if slugify is None:
+        from pymdownx.slugs import slugify as make
+
+        slugify = make(case="lower")
+    return lambda text: slugify(text, toc.get("separator", "-"))
+
+
+def heading_ids(body: str, slugify) -> tuple[str, list]:
+    """Give each heading the site's slug as its id (unique on the page) and return the
+    body and the TOC tokens mkdocs' ``get_toc`` takes."""
+    seen: dict[str, int] = {}
+    flat: list[dict] = []
+
+    def replace(match: re.Match[str]) -> str:
+        name = html.unescape(TAG.sub("", match.group("text"))).strip()
+        base = slugify(name) or "section"
+        count = seen.get(base, 0)
+        seen[base] = count + 1
+        ident = base if count == 0 else f"{base}_{count}"
+        level = int(match.group("level"))
+        flat.append({"level": level, "id": ident, "name": html.escape(name),
+                     "children": []})
+        return (f'<h{level} id="{ident}">{match.group("text")}<a class="anchor-link" '
+                f'href="#{ident}">{match.group("mark")}</a></h{level}>')
+
+    body = HEADING.sub(replace, body)
+    tokens: list[dict] = []
+    stack: list[dict] = []
+    for token in flat:
+        while stack and stack[-1]["level"] >= token["level"]:
+            stack.pop()
+        (stack[-1]["children"] if stack else tokens).append(token)
+        stack.append(token)
+    return body, tokens
+
+
+def markdown_math(body: str, render) -> str:
+    """Formulas in markdown cells (``$...$``, ``$$...$$``) as arithmatex spans, which
+    ``render`` (hooks/katex_math.py's ``render_math``) turns into KaTeX HTML."""
+
+    def cell(match: re.Match[str]) -> str:
+        text = DISPLAY_MATH.sub(lambda m: f'<div class="arithmatex">\\[{m.group(1)}\\]</div>',
+                                match.group(2))
+        text = INLINE_MATH.sub(lambda m: f'<span class="arithmatex">\\({m.group(1)}\\)</span>',
+                               text)
+        return match.group(1) + text + match.group(3)
+
+    return render(MARKDOWN_CELL.sub(cell, body))
+
+
+_stylesheets: dict[str, str] = {}  # file name -> CSS, written once per build
+
+
+def render(nb: nbformat.NotebookNode, config: MkDocsConfig | None = None,
+           src: str = "notebook") -> tuple[str, list, str]:
+    """(HTML body, TOC tokens, stylesheet name) of an executed notebook.
+
+    The converter's inline ``<style>`` blocks are moved into one shared stylesheet.
+    """
     with tempfile.TemporaryDirectory(prefix="notebook-html-") as tmp:
         path = Path(tmp) / "notebook.ipynb"
         nbformat.write(_images_with_alt(nb), path)
-        body = convert.nb2html(str(path), execute=False, allow_errors=False,
-                               include_requirejs=False, custom_mathjax_url="",
-                               no_prompt=True)
-        tokens, _ = _get_nb_toc_tokens(str(path), 3)
+        body = compat.notebook_html(path)
     body = re.sub(r"<script[^>]*mathjax[^>]*>\s*</script>", "", body, flags=re.IGNORECASE)
-    return body, tokens
+    css = "\n".join(STYLE.findall(body))
+    body = STYLE.sub("", body)
+    name = f"notebook-{hashlib.sha256(css.encode()).hexdigest()[:12]}.css"
+    _stylesheets[name] = css
+    body, tokens = heading_ids(body, _slugify(config))
+    from hooks.katex_math import render_math
+
+    body = markdown_math(body, lambda text: render_math(text, "", src))
+    return body, tokens, name
 
 
 def on_page_content(content: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     info = _pages.get(page.file.src_uri)
     if info is not None:
-        body, tokens = render(info["nb"])
+        body, tokens, css = render(info["nb"], config, str(info["source"]))
         page.toc = get_toc(tokens)
+        info["css"] = css
         # The notebook's own '# Title' cell is the page's only h1.
         record = LABELS[info["lang"]]["record"].format(**info["record"])
-        stamp = f'<p class="verified-stamp" data-source="notebook">{html.escape(record)}</p>'
+        stamp = (f'<p class="verified-stamp" data-state="ok" data-source="notebook">'
+                 f"{html.escape(record)}</p>")
         return content.replace(f"<p>{PLACEHOLDER}</p>", body).replace(PLACEHOLDER, body) + stamp
     # A chapter with a notebook: link to it from the chapter page.
     norm = getattr(page.file, "norm_src_uri", page.file.src_uri)
     lang = getattr(page.file, "locale", None)
-    for source in sources(config):
+    for source in sources(_root(config)):
         if norm == f"{source.stem}.md" and lang in LABELS:
             prefix = "" if lang == _i18n(config).default_language else f"{lang}/"
             view = get_relative_url(f"{prefix}{NOTEBOOK_DIR}/{source.stem}/", page.url)
@@ -335,3 +549,22 @@ def on_page_content(content: str, page: Page, config: MkDocsConfig, files: Files
                 f'<a href="{download}" download>{labels["download"]}</a></p></div>'
             )
     return content
+
+
+def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
+    info = _pages.get(page.file.src_uri)
+    if info is None or "css" not in info:
+        return output
+    href = get_relative_url(f"assets/{info['css']}", page.url)
+    return output.replace("</head>", f'<link rel="stylesheet" href="{href}">\n</head>', 1)
+
+
+@event_priority(-200)
+def on_post_build(config: MkDocsConfig) -> None:
+    if _i18n(config).building:
+        return  # a per-language build: the site's root is written later
+    for name, css in _stylesheets.items():
+        target = Path(config.site_dir) / "assets" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.is_file() or target.read_text(encoding="utf-8") != css:
+            target.write_text(css, encoding="utf-8")

@@ -62,14 +62,14 @@ print("torch", torch.__version__)
 
 
 def show(fig, alt: dict[str, str]) -> None:
-    """Display ``fig`` as a PNG whose alt text is in this notebook's language."""
+    """Display ``fig`` as a PNG; each notebook keeps the alt text of its language."""
     rendered = io.BytesIO()
     fig.savefig(rendered, format="png", dpi=80, bbox_inches="tight")
     plt.close(fig)
     # A 256-colour palette looks the same for a plot and makes the PNG ~3x smaller.
     png = io.BytesIO()
     PIL.Image.open(rendered).convert("RGB").quantize(colors=256).save(png, format="png")
-    display(Image(png.getvalue(), metadata={"alt": alt[LANG]}))
+    display(Image(png.getvalue(), metadata={"alt": alt}))
 
 
 # %% [markdown] lang="zh"

@@ -124,7 +124,7 @@ fig.tight_layout()
 png = io.BytesIO()
 fig.savefig(png, format="png")
 plt.close(fig)
-display(Image(png.getvalue(), metadata={"alt": ALT[LANG]}))
+display(Image(png.getvalue(), metadata={"alt": ALT}))
 
 # %% [markdown] lang="zh"
 # ## 评估

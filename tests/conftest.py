@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from hooks.verified import unverified_pages
+
 ROOT = Path(__file__).resolve().parent.parent
 
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -24,19 +26,31 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip_gpu)
 
 
+def verify_stale_pages() -> None:
+    """Run (zh, then en in the same directory) every chapter with an unverified page."""
+    from pagecheck import run_chapter
+
+    chapters = sorted({line.split(":")[0].split("/", 1)[1] for line in unverified_pages()})
+    for chapter in chapters:
+        run_chapter(ROOT / "docs" / "zh" / chapter, ROOT / "docs" / "en" / chapter)
+
+
 @pytest.fixture(scope="session")
 def built_site() -> Path:
-    """The site built once per session with ``mkdocs build --strict`` (zero warnings).
+    """The site built once per session with ``mkdocs build --strict`` (zero warnings), as
+    for publishing (``HANDBOOK_REQUIRE_VERIFIED=1``: a missing or stale stamp fails it).
 
-    ``$HANDBOOK_SITE_DIR`` names an already built site to reuse instead.  Pages are run
-    (tests/test_pages.py) before the first test that needs the build, so the build's
-    "verified" stamps come from this session's runs.
+    ``$HANDBOOK_SITE_DIR`` names an already built site to reuse instead.  Pages whose run
+    record is missing or stale are run first (tests/test_pages.py usually ran them already
+    in this session), so the stamps never depend on the order tests run in.
     """
     given = os.environ.get("HANDBOOK_SITE_DIR")
     if given:
         return Path(given)
+    verify_stale_pages()
     target = ROOT / "build" / "site"
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    # Built as for publishing: every page must be verified for exactly this content.
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "HANDBOOK_REQUIRE_VERIFIED": "1"}
     start = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(target)],

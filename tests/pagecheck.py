@@ -11,7 +11,16 @@ The execution guarantee rests on this module:
   them into one file; a ``text`` block after ``<!--pytest-codeblocks:expected-output-->``
   is compared with what the block printed (numbers with a tolerance).
 
-Run one page: ``python tests/pagecheck.py docs/en/practice.md``.
+Every page must also survive a **second run in the same directory** (a reader re-running a
+notebook does exactly that): :func:`run_chapter` runs a chapter's zh page in a fresh scratch
+directory and then its en page, whose code blocks are identical (``tests/parity.py``), in
+the same directory, so the en run is the re-run.
+
+After a page passes, its run record (``build/verified/<lang>/<page>.json``) is written with
+the page's digest (``hooks/verified.py``), which the site's "verified" stamp checks.
+
+Run pages: ``python tests/pagecheck.py docs/zh/practice.md docs/en/practice.md`` (a zh/en pair
+of one chapter given together is run as a chapter: the en page re-runs in the zh directory).
 """
 
 from __future__ import annotations
@@ -25,14 +34,15 @@ import sys
 import tempfile
 import traceback
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
-import markdown
-from mkdocs.config import load_config
 from pytest_codeblocks.main import extract_from_buffer
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script (pytest's `pythonpath` has the root)
+    sys.path.insert(0, str(ROOT))
+from hooks import includes, verified  # noqa: E402
+
 MKDOCS_YML = ROOT / "mkdocs.yml"
 
 # What a fence's language may be, and what the tests do with it.
@@ -65,26 +75,21 @@ class Block:
         return f"{shown}:{self.lineno}"
 
 
-@lru_cache(maxsize=1)
-def _snippet_preprocessor():
-    """The pymdownx.snippets preprocessor exactly as mkdocs.yml configures it."""
-    config = load_config(str(MKDOCS_YML))
-    md = markdown.Markdown(
-        extensions=config["markdown_extensions"], extension_configs=config["mdx_configs"]
-    )
-    return md.preprocessors["snippet"]
+def project_root(path: Path) -> Path:
+    """The project (folder with ``mkdocs.yml``) a page or fixture belongs to."""
+    path = Path(path).resolve()
+    for parent in path.parents:
+        if (parent / "mkdocs.yml").is_file():
+            return parent
+    return ROOT
 
 
-def expand_includes(code: str, where: str) -> str:
+def expand_includes(code: str, where: str, root: Path = ROOT) -> str:
     """Expand ``--8<--`` lines in ``code``; a missing file or section is a PageError."""
-    if "--8<--" not in code:
-        return code
-    preprocessor = _snippet_preprocessor()
     try:
-        lines = preprocessor.run(code.splitlines())
-    except Exception as err:  # SnippetMissingError and friends
-        raise PageError(f"{where}: include failed: {err}") from None
-    return "\n".join(lines) + "\n"
+        return includes.expand(code, where, config_file=Path(root) / "mkdocs.yml")
+    except includes.IncludeError as err:
+        raise PageError(str(err)) from None
 
 
 def _refuse_unparsed_fences(path: Path, text: str) -> None:
@@ -125,7 +130,7 @@ def extract_blocks(path: Path) -> list[Block]:
             )
         if block.expected_output is not None and block.syntax not in EXECUTED:
             raise PageError(f"{block.where}: only python blocks can have an output")
-        block.code = expand_includes(block.code, block.where)
+        block.code = expand_includes(block.code, block.where, project_root(path))
         blocks.append(block)
     return blocks
 
@@ -148,77 +153,133 @@ def outputs_match(expected: str, actual: str, rtol: float = RTOL, atol: float = 
     return True
 
 
-def run_blocks(blocks: list[Block]) -> int:
-    """Execute the python blocks in order in one namespace; return how many ran."""
+def run_blocks(blocks: list[Block], workdir: Path | None = None) -> int:
+    """Execute the python blocks in order in one namespace; return how many ran.
+
+    Files the code writes land in ``workdir`` (default: a fresh scratch directory).
+    """
+    if workdir is None:
+        with tempfile.TemporaryDirectory(prefix="page-") as scratch:
+            return run_blocks(blocks, Path(scratch))
     namespace: dict = {"__name__": "__main__"}
     ran = 0
     old_cwd = os.getcwd()
-    with tempfile.TemporaryDirectory(prefix="page-") as workdir:
-        os.chdir(workdir)  # files a page writes (checkpoints, plots) land in a scratch dir
+    os.chdir(workdir)  # files a page writes (checkpoints, plots) land in a scratch dir
+    try:
+        for block in blocks:
+            if block.syntax not in EXECUTED:
+                continue
+            stdout = io.StringIO()
+            try:
+                code = compile(block.code, block.where, "exec")
+                with contextlib.redirect_stdout(stdout):
+                    exec(code, namespace)
+            except Exception:
+                raise PageError(
+                    f"{block.where}: code block raised\n{traceback.format_exc()}"
+                    f"--- printed before the error ---\n{stdout.getvalue()}"
+                ) from None
+            ran += 1
+            if block.expected_output is not None and not outputs_match(
+                block.expected_output, stdout.getvalue()
+            ):
+                raise PageError(
+                    f"{block.where}: shown output differs from the real output\n"
+                    f"--- shown on the page ---\n{block.expected_output}"
+                    f"--- printed when run ---\n{stdout.getvalue()}"
+                )
+    finally:
+        os.chdir(old_cwd)
+    return ran
+
+
+def _fingerprint(path: Path) -> tuple[Path, str, str] | None:
+    """(project root, 'lang/page.md', digest) of a site page; None for a fixture."""
+    path = Path(path).resolve()
+    root = project_root(path)
+    try:
+        rel = path.relative_to(root / "docs").as_posix()
+    except ValueError:
+        return None
+    return root, rel, verified.fingerprint(path, rel, root)
+
+
+def run_page(path: Path, workdir: Path | None = None) -> int:
+    """Check and execute one page; return the number of python blocks executed.
+
+    A page of a site's ``docs/`` gets its run record (digest taken before the run, so an
+    edit during the run leaves the page stale, never falsely verified).
+    """
+    before = _fingerprint(path)
+    ran = run_blocks(extract_blocks(path), workdir)
+    if before is not None:
+        write_verified_record(*before, ran)
+    return ran
+
+
+def run_chapter(first: Path, second: Path) -> tuple[int, int]:
+    """Run ``first`` (zh) in a fresh directory, then ``second`` (en, the same code) in the
+    same directory: the second run is the re-run.  Return the blocks each ran.
+
+    Raises:
+        PageError: naming the page; for a failure of the second page that does not happen
+            in a fresh directory, saying the code fails when run a second time.
+    """
+    with tempfile.TemporaryDirectory(prefix="chapter-") as scratch:
+        ran_first = run_page(first, Path(scratch))
         try:
-            for block in blocks:
-                if block.syntax not in EXECUTED:
-                    continue
-                stdout = io.StringIO()
-                try:
-                    code = compile(block.code, block.where, "exec")
-                    with contextlib.redirect_stdout(stdout):
-                        exec(code, namespace)
-                except Exception:
-                    raise PageError(
-                        f"{block.where}: code block raised\n{traceback.format_exc()}"
-                        f"--- printed before the error ---\n{stdout.getvalue()}"
-                    ) from None
-                ran += 1
-                if block.expected_output is not None and not outputs_match(
-                    block.expected_output, stdout.getvalue()
-                ):
-                    raise PageError(
-                        f"{block.where}: shown output differs from the real output\n"
-                        f"--- shown on the page ---\n{block.expected_output}"
-                        f"--- printed when run ---\n{stdout.getvalue()}"
-                    )
-        finally:
-            os.chdir(old_cwd)
-    return ran
+            ran_second = run_page(second, Path(scratch))
+        except PageError as again:
+            try:
+                run_blocks(extract_blocks(second))  # fresh directory: the page itself?
+            except PageError:
+                raise again from None
+            raise PageError(
+                f"{_shown(second)} fails when run a second time in the directory "
+                f"{_shown(first)} ran in (a reader re-running it gets this):\n{again}"
+            ) from None
+    return ran_first, ran_second
 
 
-def run_page(path: Path) -> int:
-    """Check and execute one page; return the number of python blocks executed."""
-    ran = run_blocks(extract_blocks(path))
-    write_verified_record(Path(path), ran)
-    return ran
+def _shown(path: Path) -> str:
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
-VERIFIED_DIR = ROOT / "build" / "verified"  # read by hooks/verified.py to stamp the page
-
-
-def write_verified_record(path: Path, ran: int) -> None:
-    """Record what a page of docs/ was just executed with (torch, device, page hash)."""
+def write_verified_record(root: Path, rel: str, digest: str, ran: int) -> None:
+    """Record what a page of docs/ was just executed with (torch, device, page digest)."""
     import datetime
-    import hashlib
-    import json
 
     import torch
     from snippets.device import pick_device
 
-    path = path.resolve()
-    try:
-        rel = path.relative_to(ROOT / "docs")
-    except ValueError:
-        return  # a test fixture, not a page of the site
-    record = {"page": rel.as_posix(), "blocks": ran, "torch": torch.__version__,
-              "device": str(pick_device("auto")),
-              "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-              "date": datetime.datetime.now(datetime.timezone.utc).date().isoformat()}
-    target = VERIFIED_DIR / rel.with_suffix(".json")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    verified.write_record(
+        root, rel, digest, ran, torch.__version__, str(pick_device("auto")),
+        datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
+    )
+
+
+def _pairs(pages: list[Path]) -> list[tuple[Path, ...]]:
+    """Group a zh page with its en twin when both are given (run as a chapter)."""
+    pages = [Path(p) for p in pages]
+    groups: list[tuple[Path, ...]] = []
+    for page in pages:
+        twin = Path(str(page).replace("/zh/", "/en/"))
+        if "/zh/" in str(page) and twin in pages:
+            groups.append((page, twin))
+        elif not ("/en/" in str(page) and Path(str(page).replace("/en/", "/zh/")) in pages):
+            groups.append((page,))
+    return groups
 
 
 if __name__ == "__main__":
-    for page in sys.argv[1:]:
+    for group in _pairs(sys.argv[1:]):
         try:
-            print(f"{page}: {run_page(Path(page))} python blocks ran")
+            if len(group) == 2:
+                zh, en = run_chapter(*group)
+                print(f"{group[0]}: {zh} python blocks ran; {group[1]}: {en} ran again "
+                      "in the same directory")
+            else:
+                print(f"{group[0]}: {run_page(group[0])} python blocks ran")
         except PageError as err:
             sys.exit(str(err))

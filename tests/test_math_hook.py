@@ -1,15 +1,9 @@
-"""hooks/math.py renders TeX with KaTeX at build time and fails loudly on bad TeX."""
-
-from importlib.util import module_from_spec, spec_from_file_location
-from pathlib import Path
+"""hooks/katex_math.py renders TeX with KaTeX at build time and fails loudly on bad TeX."""
 
 import pytest
 from mkdocs.exceptions import PluginError
 
-# Loaded from its file, as MkDocs does: a plain import would clash with the stdlib's math.
-_spec = spec_from_file_location("math_hook", Path(__file__).parent.parent / "hooks" / "math.py")
-math_hook = module_from_spec(_spec)
-_spec.loader.exec_module(math_hook)
+from hooks import katex_math as math_hook
 
 
 def test_inline_and_display_formulas_are_rendered() -> None:

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from pagecheck import PageError, extract_blocks, outputs_match, run_page
+from pagecheck import PageError, extract_blocks, outputs_match, run_chapter, run_page
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pages"
 
@@ -33,6 +33,22 @@ def test_good_page_runs_with_include_expanded() -> None:
 def test_planted_fault_is_reported_with_file_and_line(fixture: str, message: str) -> None:
     with pytest.raises(PageError, match=message):
         run_page(FIXTURES / fixture)
+
+
+def test_a_page_that_fails_on_its_second_run_is_reported() -> None:
+    page = FIXTURES / "rerun_fault.md"
+    assert run_page(page) == 1  # a fresh directory each time: passes
+    assert run_page(page) == 1
+    with pytest.raises(PageError, match=r"rerun_fault\.md fails when run a second time"
+                                        r"(.|\n)*rerun_fault\.md:3: code block raised"
+                                        r"(.|\n)*FileExistsError"):
+        run_chapter(page, page)
+
+
+def test_a_second_page_failing_on_its_own_is_not_blamed_on_the_rerun() -> None:
+    with pytest.raises(PageError, match=r"broken_block\.md:7: code block raised") as err:
+        run_chapter(FIXTURES / "good.md", FIXTURES / "broken_block.md")
+    assert "second time" not in str(err.value)
 
 
 @pytest.mark.parametrize(

@@ -6,18 +6,15 @@ notebooks (language split, failing cell and missing alt text fail the build by n
 
 from __future__ import annotations
 
-import hashlib
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from browsersite import ROOT
 
-sys.path.insert(0, str(ROOT / "hooks"))
-from notebooks import NotebookError, execute, notebook_for  # noqa: E402
-from search_split import split_index  # noqa: E402
-from verified import stamp  # noqa: E402
+from hooks.notebooks import NotebookError, execute, notebook_for
+from hooks.search_split import split_index
+from hooks.verified import fingerprint, stamp, write_record
 
 
 def test_search_index_is_split_by_language() -> None:
@@ -33,28 +30,55 @@ def test_search_index_is_split_by_language() -> None:
     assert parts["en"]["config"]["lang"] == ["en"]
 
 
-def _record(tmp_path: Path, page: Path, **fields) -> Path:
-    records = tmp_path / "records"
-    (records / "en").mkdir(parents=True)
-    record = {"blocks": 3, "torch": "2.13.0+cpu", "device": "cpu", "date": "2026-01-02",
-              "sha256": hashlib.sha256(page.read_bytes()).hexdigest(), **fields}
-    (records / "en" / "x.json").write_text(json.dumps(record), encoding="utf-8")
-    return records
+SNIPPETS_ONLY = """site_name: t
+markdown_extensions:
+  - pymdownx.snippets:
+      base_path: [!relative $config_dir]
+      check_paths: true
+"""
 
 
-def test_stamp_follows_the_run_record(tmp_path: Path) -> None:
-    page = tmp_path / "x.md"
-    page.write_text("# X { #x }\n", encoding="utf-8")
-    state, text = stamp(page, "en/x.md", "en", tmp_path / "none")
+def _project(tmp_path: Path) -> Path:
+    """A project with one page that includes a snippet, expanded as the site does."""
+    (tmp_path / "mkdocs.yml").write_text(SNIPPETS_ONLY, "utf-8")
+    (tmp_path / "snippets").mkdir()
+    (tmp_path / "snippets" / "demo.py").write_text(
+        "# --8<-- [start:hello]\nprint('hello')\n# --8<-- [end:hello]\n", "utf-8")
+    (tmp_path / "docs" / "en").mkdir(parents=True)
+    page = tmp_path / "docs" / "en" / "x.md"
+    page.write_text('# X { #x }\n\n```python\n--8<-- "snippets/demo.py:hello"\n```\n', "utf-8")
+    return page
+
+
+def test_stamp_follows_the_run_record_of_the_page_as_executed(tmp_path: Path) -> None:
+    page = _project(tmp_path)
+    records = tmp_path / "build" / "verified"
+    digest = fingerprint(page, "en/x.md", tmp_path)
+    state, text = stamp(digest, "en/x.md", "en", records)
     assert state == "missing" and "No run record" in text
-    records = _record(tmp_path, page)
-    state, text = stamp(page, "en/x.md", "en", records)
+    write_record(tmp_path, "en/x.md", digest, 3, "2.13.0+cpu", "cpu", "2026-01-02")
+    state, text = stamp(digest, "en/x.md", "en", records)
     assert state == "ok" and "torch 2.13.0+cpu on cpu" in text and "3 Python blocks" in text
-    page.write_text("# X changed { #x }\n", encoding="utf-8")
-    state, text = stamp(page, "en/x.md", "en", records)
+    # The included snippet changes: the page as executed is not the page any more.
+    (tmp_path / "snippets" / "demo.py").write_text(
+        "# --8<-- [start:hello]\nprint('changed')\n# --8<-- [end:hello]\n", "utf-8")
+    changed = fingerprint(page, "en/x.md", tmp_path)
+    assert changed != digest
+    state, text = stamp(changed, "en/x.md", "en", records)
     assert state == "stale" and "not been verified again" in text
-    state, text = stamp(page, "en/x.md", "zh", records)
+    state, text = stamp(changed, "en/x.md", "zh", records)
     assert state == "stale" and "尚未重新验证" in text
+
+
+def test_an_imported_module_changing_makes_the_page_stale(tmp_path: Path) -> None:
+    page = _project(tmp_path)
+    digest = fingerprint(page, "en/x.md", tmp_path)
+    (tmp_path / "snippets" / "other.py").write_text("X = 1\n", "utf-8")  # not included
+    assert fingerprint(page, "en/x.md", tmp_path) != digest
+    (tmp_path / "snippets" / "__pycache__").mkdir()
+    (tmp_path / "snippets" / "__pycache__" / "other.cpython-311.pyc").write_bytes(b"x")
+    after = fingerprint(page, "en/x.md", tmp_path)
+    assert after == fingerprint(page, "en/x.md", tmp_path)  # bytecode does not count
 
 
 BILINGUAL = '''# %% [markdown] lang="zh"
@@ -73,14 +97,20 @@ def test_notebook_is_split_by_language_with_identical_code(tmp_path: Path) -> No
     zh, en = notebook_for(source, "zh"), notebook_for(source, "en")
     assert [c.source for c in zh.cells if c.cell_type == "markdown"] == ["# 标题"]
     assert [c.source for c in en.cells if c.cell_type == "markdown"] == ["# Title"]
-    assert zh.cells[1].source.startswith('LANG = "zh"')
-    assert [c.source for c in zh.cells[2:]] == [c.source for c in en.cells[2:]]
+    assert [c.source for c in zh.cells[1:]] == [c.source for c in en.cells[1:]]
+
+
+def test_a_code_cell_with_a_language_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "demo.py"
+    source.write_text(BILINGUAL + '\n# %% lang="en"\nprint(2)\n', encoding="utf-8")
+    with pytest.raises(NotebookError, match=r"demo\.py:9: a code cell has no language"):
+        notebook_for(source, "en")
 
 
 def test_repository_notebooks_run_the_same_code_in_both_languages() -> None:
     for source in sorted((ROOT / "notebooks").glob("*.py")):
         zh, en = notebook_for(source, "zh"), notebook_for(source, "en")
-        code = [[c.source for c in nb.cells if c.cell_type == "code"][1:] for nb in (zh, en)]
+        code = [[c.source for c in nb.cells if c.cell_type == "code"] for nb in (zh, en)]
         assert code[0] == code[1], source
         assert any(c.cell_type == "markdown" for c in zh.cells), source
 
@@ -90,12 +120,12 @@ def test_a_failing_cell_or_an_image_without_alt_fails_naming_notebook_and_cell(
         tmp_path: Path) -> None:
     source = tmp_path / "broken.py"
     source.write_text(BILINGUAL + "\n# %%\n1 / 0\n", encoding="utf-8")
-    with pytest.raises(NotebookError, match=r"broken\.py:9: notebook cell 4 \(en\) failed: "
+    with pytest.raises(NotebookError, match=r"broken\.py:9: notebook cell 3 \(en\) failed: "
                                             r"ZeroDivisionError: division by zero"):
         execute(notebook_for(source, "en"), source, "en")
     source.write_text(BILINGUAL + "\n# %%\nimport base64\nfrom IPython.display import Image\n"
                       "Image(base64.b64decode('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAA"
                       "DUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=='))\n", encoding="utf-8")
-    with pytest.raises(NotebookError, match=r"broken\.py:9: notebook cell 4 \(zh\) shows an "
+    with pytest.raises(NotebookError, match=r"broken\.py:9: notebook cell 3 \(zh\) shows an "
                                             r"image without alt text"):
         execute(notebook_for(source, "zh"), source, "zh")
