@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import math
 import os
 import statistics
 import tempfile
@@ -35,8 +36,10 @@ from safetensors.torch import save_file
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from snippets.checkpoint import atomic_write
 from snippets.corpus import ByteTokenizer, get_batch, site_text, train_val_split
 from snippets.lora import apply_lora
+from snippets.memory import measured_training_bytes
 from snippets.models.gpt import GPT, GPTConfig
 
 
@@ -94,9 +97,14 @@ def train_lm(
     Returns:
         the optimizer (to inspect its state), the loss and the seconds of every step.
     """
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
+    if steps < 1 or batch_size < 1:
+        raise ValueError(f"steps and batch_size must be >= 1, got {steps}, "
+                         f"{batch_size}")
+    if not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be finite and > 0, got {lr}")
     params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("the model has no trainable parameters")
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     generator = torch.Generator().manual_seed(seed)
     losses, seconds = [], []
@@ -135,18 +143,8 @@ def evaluate_lm(model: GPT, ids: torch.Tensor) -> float:
 
 
 # --8<-- [start:costs]
-def optimizer_state_bytes(optimizer: torch.optim.Optimizer) -> int:
-    """Bytes of every tensor the optimizer keeps (AdamW: exp_avg, exp_avg_sq, step)."""
-    return sum(
-        t.numel() * t.element_size()
-        for state in optimizer.state.values()
-        for t in state.values()
-        if isinstance(t, torch.Tensor)
-    )
-
-
 def save_trainable(model: nn.Module, path: str | Path) -> int:
-    """Save only the parameters that trained (safetensors); return the file's bytes.
+    """Save only the parameters that trained (safetensors, atomically); return bytes.
 
     With the base model at hand, these are all one needs to rebuild the fine-tuned
     model: all weights for full fine-tuning, the unfrozen block, or the adapters.
@@ -156,7 +154,9 @@ def save_trainable(model: nn.Module, path: str | Path) -> int:
         for name, p in model.named_parameters()
         if p.requires_grad
     }
-    save_file(tensors, str(path))
+    if not tensors:
+        raise ValueError("the model has no trainable parameters: nothing to save")
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp)))
     return os.path.getsize(path)
 # --8<-- [end:costs]
 
@@ -183,7 +183,7 @@ class MethodResult:
 
     method: str  # "full", "frozen" or "lora"
     trainable: int  # trainable parameters
-    optimizer_bytes: int  # bytes of AdamW state
+    optimizer_bytes: int  # bytes of AdamW moments (snippets.memory's accounting)
     checkpoint_bytes: int  # bytes of the safetensors file of what trained
     step_ms: float  # median wall-clock milliseconds per training step
     val_loss: float  # held-out loss after fine-tuning
@@ -221,7 +221,7 @@ def compare_methods(
         rows.append(MethodResult(
             method=method,
             trainable=trainable_parameters(model),
-            optimizer_bytes=optimizer_state_bytes(optimizer),
+            optimizer_bytes=measured_training_bytes(model, optimizer).optimizer,
             checkpoint_bytes=ckpt,
             step_ms=1000 * statistics.median(seconds[5:] or seconds),  # skip warm-up
             val_loss=evaluate_lm(model, val_ids),

@@ -3,10 +3,13 @@
 import pytest
 import torch
 
+import snippets.finetune as finetune
+import snippets.lora as lora
 from snippets.finetune import (FinetuneConfig, class_subset, compare_methods,
-                               evaluate_lm, freeze_except, new_head,
-                               optimizer_state_bytes, save_trainable, train_lm,
-                               trainable_parameters)
+                               evaluate_lm, freeze_except, new_head, save_trainable,
+                               train_lm, trainable_parameters)
+from snippets.lora import apply_lora, save_adapter
+from snippets.memory import measured_training_bytes
 from snippets.models.gpt import GPT, GPTConfig
 
 
@@ -39,9 +42,8 @@ def test_train_lm_lowers_loss_and_counts_state(tmp_path) -> None:
     assert len(losses) == len(seconds) == 20
     assert evaluate_lm(model, ids) < before - 0.3
     n = trainable_parameters(model)
-    n_tensors = sum(1 for p in model.parameters() if p.requires_grad)
-    # AdamW: exp_avg and exp_avg_sq per parameter, plus one float32 step per tensor
-    assert optimizer_state_bytes(optimizer) == 2 * 4 * n + 4 * n_tensors
+    # AdamW: exp_avg and exp_avg_sq per parameter (step counters left out)
+    assert measured_training_bytes(model, optimizer).optimizer == 2 * 4 * n
     size = save_trainable(model, tmp_path / "t.safetensors")
     assert 4 * n < size < 4 * n + 4096
 
@@ -54,6 +56,54 @@ def test_compare_methods_rows(tmp_path) -> None:
     assert set(by) == {"full", "frozen", "lora"}
     assert by["lora"].trainable < by["frozen"].trainable < by["full"].trainable
     assert by["lora"].checkpoint_bytes < by["full"].checkpoint_bytes / 5
+    assert by["full"].optimizer_bytes == 8 * by["full"].trainable
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"steps": 0}, "steps and batch_size must be >= 1, got 0, 4"),
+        ({"batch_size": 0}, "steps and batch_size must be >= 1, got 3, 0"),
+        ({"lr": float("inf")}, "lr must be finite and > 0, got inf"),
+        ({"lr": -1.0}, "lr must be finite and > 0, got -1.0"),
+    ],
+)
+def test_train_lm_refuses_bad_arguments(kw, message) -> None:
+    args = {"steps": 3, "lr": 1e-3, "batch_size": 4, **kw}
+    with pytest.raises(ValueError, match=message):
+        train_lm(_gpt(), _ids(), **args)
+
+
+def test_nothing_trainable_is_refused(tmp_path) -> None:
+    model = _gpt().requires_grad_(False)
+    with pytest.raises(ValueError, match="the model has no trainable parameters"):
+        train_lm(model, _ids(), steps=1, lr=1e-3)
+    with pytest.raises(ValueError, match="no trainable parameters: nothing to save"):
+        save_trainable(model, tmp_path / "t.safetensors")
+    assert not any(tmp_path.iterdir())
+
+
+def _crash_midway(tensors, filename, metadata=None):
+    with open(filename, "wb") as f:
+        f.write(b"half a file")
+    raise OSError("disk full")
+
+
+@pytest.mark.parametrize("which", ["trainable", "adapter"])
+def test_a_failed_save_keeps_the_previous_file(tmp_path, monkeypatch, which) -> None:
+    """Trainable-only weights and adapters are written through atomic_write."""
+    model = _gpt()
+    apply_lora(model, ["c_attn"], r=2, lora_alpha=4)
+    path = tmp_path / "w.safetensors"
+    save = save_trainable if which == "trainable" else save_adapter
+    save(model, path)
+    before = path.read_bytes()
+    monkeypatch.setattr(finetune, "save_file", _crash_midway)
+    monkeypatch.setattr(lora, "save_file", _crash_midway)
+    with pytest.raises(OSError, match="disk full"):
+        save(model, path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["w.safetensors"]  # no temp left
 
 
 def test_class_subset_and_new_head() -> None:
