@@ -35,7 +35,8 @@ import torch.nn.functional as F
 
 from snippets.device import pick_device
 from snippets.memory import estimate_training_bytes
-from snippets.models.gpt import GPT, GPTConfig, flops_per_token, naive_causal_attention
+from snippets.models.attention import naive_causal_attention
+from snippets.models.gpt import GPT, GPTConfig, flops_per_token
 
 
 def _sync(device: torch.device) -> None:
@@ -64,6 +65,8 @@ def matmul_peak(
     b = torch.randn(n, n, device=device, dtype=dtype)
     torch.mm(a, b)  # warm-up: library initialisation, kernel selection
     return 2 * n**3 / best_seconds(lambda: torch.mm(a, b), device, repeats)
+
+
 # --8<-- [end:peak]
 
 
@@ -85,7 +88,8 @@ def train_speed(
     x = torch.randint(0, cfg.vocab_size, (batch_size, cfg.block_size), device=device)
     autocast = (
         torch.autocast(device_type=device.type, dtype=amp_dtype)
-        if amp_dtype is not None else contextlib.nullcontext()
+        if amp_dtype is not None
+        else contextlib.nullcontext()
     )
 
     def step() -> None:
@@ -105,9 +109,13 @@ def train_speed(
     tokens_per_s = batch_size * cfg.block_size / seconds
     n = model.num_params()
     result = {
-        "d_model": cfg.d_model, "n_layer": cfg.n_layer, "n_head": cfg.n_head,
-        "block_size": cfg.block_size, "batch_size": batch_size,
-        "params_non_embedding": n, "step_ms": 1000 * seconds,
+        "d_model": cfg.d_model,
+        "n_layer": cfg.n_layer,
+        "n_head": cfg.n_head,
+        "block_size": cfg.block_size,
+        "batch_size": batch_size,
+        "params_non_embedding": n,
+        "step_ms": 1000 * seconds,
         "tokens_per_s": tokens_per_s,
         "mfu": tokens_per_s * flops_per_token(cfg, n) / peak,
     }
@@ -131,15 +139,16 @@ def attention_speed(
             for _ in range(3)
         )  # (B, H, T, Q)
 
-        def run(attn: Callable) -> Callable[[], None]:
+        def run(attn: Callable, q=q, k=k, v=v) -> Callable[[], None]:
             return lambda: attn(q, k, v).sum().backward()
 
         sdpa = run(partial(F.scaled_dot_product_attention, is_causal=True))
         naive = run(naive_causal_attention)
         sdpa()
         naive()  # warm-up both
-        ratios[str(T)] = (best_seconds(naive, device, repeats)
-                          / best_seconds(sdpa, device, repeats))
+        ratios[str(T)] = best_seconds(naive, device, repeats) / best_seconds(
+            sdpa, device, repeats
+        )
     return ratios
 
 
@@ -152,43 +161,70 @@ def kv_cache_speed(device: torch.device, new_tokens: int) -> dict[str, float]:
     times = {}
     for use_cache in (False, True):
         times[use_cache] = best_seconds(
-            partial(model.generate, prompt, new_tokens, temperature=0,
-                    use_cache=use_cache),
-            device, 2,
+            partial(
+                model.generate, prompt, new_tokens, temperature=0, use_cache=use_cache
+            ),
+            device,
+            2,
         )
-    return {"new_tokens": new_tokens, "no_cache_s": times[False],
-            "cache_s": times[True], "speedup": times[False] / times[True]}
+    return {
+        "new_tokens": new_tokens,
+        "no_cache_s": times[False],
+        "cache_s": times[True],
+        "speedup": times[False] / times[True],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--steps", type=int, default=8, help="timed training steps")
-    parser.add_argument("--gpu-config", action="store_true",
-                        help="GPT-2-small shape in bf16 + compile on the accelerator")
+    parser.add_argument(
+        "--gpu-config",
+        action="store_true",
+        help="GPT-2-small shape in bf16 + compile on the accelerator",
+    )
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error(f"--steps must be >= 1, got {args.steps}")
     device = pick_device(args.device)
-    report: dict[str, object] = {"torch": torch.__version__, "device": str(device),
-                                 "threads": torch.get_num_threads()}
+    report: dict[str, object] = {
+        "torch": torch.__version__,
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+    }
     if args.gpu_config:
         if device.type == "cpu":
             parser.error("--gpu-config needs an accelerator; this machine has none")
         peak = matmul_peak(device, torch.bfloat16, 8192)
-        cfg = GPTConfig(vocab_size=50304, block_size=1024, n_layer=12, n_head=12,
-                        d_model=768)
+        cfg = GPTConfig(
+            vocab_size=50304, block_size=1024, n_layer=12, n_head=12, d_model=768
+        )
         report["matmul_peak_tflops"] = peak / 1e12
-        report["train"] = [train_speed(cfg, 16, args.steps, device, peak,
-                                       amp_dtype=torch.bfloat16, compile_model=True)]
+        report["train"] = [
+            train_speed(
+                cfg,
+                16,
+                args.steps,
+                device,
+                peak,
+                amp_dtype=torch.bfloat16,
+                compile_model=True,
+            )
+        ]
         report["attention_naive_over_sdpa"] = attention_speed([1024, 4096], device, 5)
     else:
         peak = matmul_peak(device, torch.float32, 1024)
         report["matmul_peak_tflops"] = peak / 1e12
         report["train"] = [
-            train_speed(GPTConfig(block_size=256, n_layer=4, n_head=d // 32, d_model=d),
-                        8, args.steps, device, peak)
+            train_speed(
+                GPTConfig(block_size=256, n_layer=4, n_head=d // 32, d_model=d),
+                8,
+                args.steps,
+                device,
+                peak,
+            )
             for d in (128, 256)
         ]
         report["attention_naive_over_sdpa"] = attention_speed(
@@ -198,11 +234,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    print(f"torch {report['torch']} on {device} ({report['threads']} threads); "
-          f"matmul peak {report['matmul_peak_tflops'] * 1000:.1f} GFLOP/s")
+    print(
+        f"torch {report['torch']} on {device} ({report['threads']} threads); "
+        f"matmul peak {report['matmul_peak_tflops'] * 1000:.1f} GFLOP/s"
+    )
     for row in report["train"]:
-        print(f"d_model {row['d_model']:4d}: {row['tokens_per_s']:,.0f} tokens/s, "
-              f"MFU {row['mfu']:.2f}")
+        print(
+            f"d_model {row['d_model']:4d}: {row['tokens_per_s']:,.0f} tokens/s, "
+            f"MFU {row['mfu']:.2f}"
+        )
     for T, ratio in report["attention_naive_over_sdpa"].items():
         print(f"attention T={T}: naive / SDPA = {ratio:.2f}x")
     if "kv_cache" in report:
