@@ -18,7 +18,7 @@ FACE, RECIPES, LOOPS, MODELS, GROUND = 4, 3, 2, 1, 0
 LESSON = -1  # may import Ground only
 LAYERS = {
     "__main__": FACE,
-    "bench": RECIPES, "applications": RECIPES, "finetune": RECIPES,
+    "bench": RECIPES, "applications": RECIPES, "finetune": RECIPES, "practice": RECIPES,
     "train": LOOPS, "distributed": LOOPS, "memory": LOOPS,
     "models": MODELS,
     "device": GROUND, "data": GROUND, "checkpoint": GROUND, "lora": GROUND,
