@@ -6,7 +6,12 @@ a fixed seed, into train / validation / test sets (70 / 10 / 20 %) of float32 im
 shaped ``(N, 1, 8, 8)`` in [0, 1] and int64 labels.  ``make_loader`` wraps a dataset in
 a ``DataLoader`` whose shuffling comes from its own seeded ``torch.Generator`` and that
 uses no worker processes, the two conditions for a data order that repeats exactly and
-can be resumed mid-epoch.
+can be resumed mid-epoch.  ``digits_train_test`` gives the train and test sets of
+that same split (optionally flattened to 64 features) for scripts that need no
+validation set, such as the distributed ones.
+
+This is the only module that reads the digits: every chapter, application and script
+uses this one split.
 
 Run ``python -m snippets.data`` to print the split sizes.
 """
@@ -60,6 +65,29 @@ def digits_datasets(
 
 
 # --8<-- [end:digits]
+
+
+def digits_train_test(
+    seed: int = 0, flat: bool = False
+) -> tuple[TensorDataset, TensorDataset]:
+    """The train and test sets of ``digits_datasets(seed)`` (1257 and 360 examples).
+
+    The validation set is left out; the split is the same one every chapter uses.
+
+    Args:
+        seed: seed of the split.
+        flat: images as rows of 64 pixel features ``(N, 64)`` (for an MLP) instead of
+            one-channel images ``(N, 1, 8, 8)``.
+    """
+    train, _, test = digits_datasets(seed)
+    if not flat:
+        return train, test
+
+    def flatten(split: TensorDataset) -> TensorDataset:
+        images, labels = split.tensors
+        return TensorDataset(images.flatten(1), labels)  # (N, 1, 8, 8) -> (N, 64)
+
+    return flatten(train), flatten(test)
 
 
 # --8<-- [start:loader]

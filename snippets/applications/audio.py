@@ -8,6 +8,8 @@ the way speech front ends (log-Mel features) do.  A two-block CNN then classifie
 image: a sine is one horizontal line, a square wave a ladder of lines, a chirp a slanted
 line, noise a flat texture.  The whole run takes about a second of CPU time.
 
+Training reuses the handbook's loop, ``snippets.train.train`` and ``evaluate``.
+
 Run ``python -m snippets.applications.audio`` (``--epochs`` to change the budget).
 """
 
@@ -15,12 +17,14 @@ from __future__ import annotations
 
 import argparse
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.utils.data import TensorDataset
 
-from snippets.applications.loop import accuracy, fit
+from snippets.data import make_loader
+from snippets.train import TrainConfig, evaluate, train
 
 CLASSES = ("sine", "square", "chirp", "noise")
 
@@ -38,10 +42,13 @@ class AudioConfig:
     clips_per_class: int = 200  # clips generated per class
     test_fraction: float = 0.25  # share of the clips held out for testing
     channels: int = 8  # channels of the first convolution
-    epochs: int = 10  # passes over the training set
     batch_size: int = 32  # clips per optimizer step
-    lr: float = 3e-3  # AdamW learning rate
-    seed: int = 0  # seeds the clips, the initial weights and the batch order
+    seed: int = 0  # seeds the clips; train.seed seeds the weights and the batch order
+    train: TrainConfig = field(  # the training chapter's loop settings
+        default_factory=lambda: TrainConfig(progress=False)
+    )
+
+
 # --8<-- [end:config]
 
 
@@ -173,38 +180,60 @@ class SpectrogramCNN(nn.Module):
 
 
 # --8<-- [start:train]
-def train_audio(cfg: AudioConfig) -> tuple[SpectrogramCNN, list[float], float]:
-    """Generate clips and train ``SpectrogramCNN``.
+def train_audio(
+    cfg: AudioConfig, device: torch.device | None = None
+) -> tuple[SpectrogramCNN, list[dict[str, float]], float]:
+    """Generate clips and train ``SpectrogramCNN`` with ``snippets.train.train``.
+
+    Args:
+        cfg: signal, feature and model settings and the loop's ``TrainConfig``.
+        device: where to train; default: the CPU.
 
     Returns:
-        The model, the mean loss of each epoch and the test accuracy.
+        The model, ``train``'s history (one dict per epoch) and the test accuracy.
     """
+    device = device if device is not None else torch.device("cpu")
     clips, labels = make_dataset(cfg)
     features = log_spectrogram(clips, cfg.n_fft, cfg.hop_length)  # (N, 1, F, T)
     n_test = int(len(labels) * cfg.test_fraction)
     if not 0 < n_test < len(labels):
         raise ValueError(f"test_fraction {cfg.test_fraction} leaves an empty split")
-    torch.manual_seed(cfg.seed)  # the initial weights
+    train_set = TensorDataset(features[n_test:], labels[n_test:])
+    test_set = TensorDataset(features[:n_test], labels[:n_test])
+    torch.manual_seed(cfg.train.seed)  # the initial weights
     model = SpectrogramCNN(features.shape[2], features.shape[3], cfg.channels)
-    losses = fit(model, features[n_test:], labels[n_test:], epochs=cfg.epochs,
-                 batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed)
-    return model, losses, accuracy(model, features[:n_test], labels[:n_test])
+    model.to(device)
+    loader = make_loader(train_set, cfg.batch_size, shuffle=True, seed=cfg.train.seed)
+    history = train(model, loader, None, cfg.train, device)
+    test = evaluate(model, make_loader(test_set, 256, shuffle=False), device)
+    return model, history, test["accuracy"]
+
+
 # --8<-- [end:train]
 
 
 def main(cfg: AudioConfig) -> None:
-    model, losses, acc = train_audio(cfg)
+    model, history, acc = train_audio(cfg)
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"{n_params} parameters; loss {losses[0]:.3f} -> {losses[-1]:.3f}; "
-          f"test accuracy {acc:.3f}")
+    first, last = history[0]["train_loss"], history[-1]["train_loss"]
+    print(
+        f"{n_params} parameters; loss {first:.3f} -> {last:.3f}; "
+        f"test accuracy {acc:.3f}"
+    )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Classify generated audio clips.")
-    parser.add_argument("--epochs", type=int, default=AudioConfig.epochs)
-    parser.add_argument("--clips-per-class", type=int,
-                        default=AudioConfig.clips_per_class)
-    parser.add_argument("--seed", type=int, default=AudioConfig.seed)
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    parser.add_argument(
+        "--clips-per-class", type=int, default=AudioConfig.clips_per_class
+    )
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    main(AudioConfig(epochs=args.epochs, clips_per_class=args.clips_per_class,
-                     seed=args.seed))
+    main(
+        AudioConfig(
+            clips_per_class=args.clips_per_class,
+            seed=args.seed,
+            train=TrainConfig(epochs=args.epochs, seed=args.seed, progress=False),
+        )
+    )

@@ -1,11 +1,12 @@
-"""Image classification: scikit-learn's bundled 8x8 digits and a small CNN.
+"""Image classification: the handbook's digits, its ``DigitsCNN`` and its training loop.
 
-``sklearn.datasets.load_digits`` ships 1,797 grey-scale 8x8 images of the digits 0-9
-inside the scikit-learn package, so nothing is downloaded.  Pixels take the values
-0..16; dividing by 16 puts them in [0, 1].  The network is two blocks of a 3x3
-convolution (padding 1 keeps the size) and a 2x2 max-pool (8x8 -> 4x4 -> 2x2), then a
-linear head: about 6k parameters, trained in about a second on a CPU to about 97-98%
-test accuracy.  Pooling early keeps the second convolution cheap (4x4 instead of 8x8).
+Nothing here is defined twice: the data is the one split of ``snippets.data`` (70 / 10
+/ 20 % of scikit-learn's 1,797 bundled 8x8 digits), the model is
+``snippets.models.cnn.DigitsCNN`` and the loop is ``snippets.train.train`` with
+``evaluate``, the ones the GPU training chapter builds.  With the defaults this is that
+chapter's run (seed 0, 10 epochs, batch 64): about 21k parameters and about 98% test
+accuracy on a CPU in a few seconds.  What this module adds is what an application needs
+after training: predictions for new images, and the test images it gets wrong.
 
 Run ``python -m snippets.applications.images`` (``--epochs`` to change the budget).
 """
@@ -13,112 +14,113 @@ Run ``python -m snippets.applications.images`` (``--epochs`` to change the budge
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
-from torch import nn
 
-from snippets.applications.loop import accuracy, fit
+from snippets.data import digits_datasets, make_loader
+from snippets.models.cnn import DigitsCNN
+from snippets.train import TrainConfig, evaluate, train
 
 
 # --8<-- [start:config]
 @dataclass
 class DigitsConfig:
-    channels: int = 16  # channels of the first convolution (the second has twice that)
-    epochs: int = 10  # passes over the training set
+    channels: tuple[int, int] = (32, 64)  # output channels of the two convolutions
     batch_size: int = 64  # images per optimizer step
-    lr: float = 3e-3  # AdamW learning rate
-    test_fraction: float = 0.25  # share of the 1,797 images held out for testing
-    seed: int = 0  # seeds the split, the initial weights and the batch order
+    seed: int = 0  # seeds the split; train.seed seeds the weights and the batch order
+    train: TrainConfig = field(  # the training chapter's loop settings
+        default_factory=lambda: TrainConfig(progress=False)
+    )
 # --8<-- [end:config]
 
 
-# --8<-- [start:data]
-def load_digit_tensors(
-    test_fraction: float = 0.25, seed: int = 0
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The digits as ``(N, 1, 8, 8)`` float images in [0, 1] and ``(N,)`` labels.
-
-    Args:
-        test_fraction: share of the images in the test split (stratified by digit).
-        seed: seeds the split.
-
-    Returns:
-        ``x_train, x_test, y_train, y_test``.
-    """
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
-    digits = load_digits()  # bundled with scikit-learn: no download
-    images = torch.tensor(digits.images, dtype=torch.float32) / 16.0  # (N, 8, 8)
-    images = images.unsqueeze(1)  # (N, 1, 8, 8): one grey channel
-    labels = torch.tensor(digits.target)
-    x_train, x_test, y_train, y_test = train_test_split(
-        images, labels, test_size=test_fraction, random_state=seed, stratify=labels)
-    return x_train, x_test, y_train, y_test
-# --8<-- [end:data]
-
-
-# --8<-- [start:model]
-class DigitsCNN(nn.Module):
-    """(conv3x3 -> ReLU -> maxpool2) twice, then a linear head, for 8x8 images.
-
-    A convolution or pool with kernel k, padding p and stride s maps a side of length H
-    to floor((H + 2p - k) / s) + 1: k=3, p=1, s=1 keeps the side, k=s=2 halves it.
-
-    Args:
-        channels: channels of the first convolution; the second has ``2 * channels``.
-        num_classes: number of output logits.
-    """
-
-    def __init__(self, channels: int = 16, num_classes: int = 10) -> None:
-        super().__init__()
-        if channels < 1 or num_classes < 2:
-            raise ValueError(
-                f"DigitsCNN needs channels >= 1 and num_classes >= 2, "
-                f"got {channels} and {num_classes}")
-        self.features = nn.Sequential(
-            nn.Conv2d(1, channels, kernel_size=3, padding=1), nn.ReLU(),
-            nn.MaxPool2d(2),  # 8x8 -> 4x4
-            nn.Conv2d(channels, 2 * channels, kernel_size=3, padding=1), nn.ReLU(),
-            nn.MaxPool2d(2),  # 4x4 -> 2x2
-        )
-        self.head = nn.Linear(2 * channels * 2 * 2, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.features(x)  # (B, 2C, 2, 2)
-        return self.head(x.flatten(1))  # (B, 2C*4) -> (B, num_classes)
-# --8<-- [end:model]
-
-
 # --8<-- [start:train]
-def train_digits(cfg: DigitsConfig) -> tuple[DigitsCNN, list[float], float]:
-    """Train ``DigitsCNN`` on the digits.
+def train_digits(
+    cfg: DigitsConfig, device: torch.device | None = None
+) -> tuple[DigitsCNN, list[dict[str, float]], float]:
+    """Train ``DigitsCNN`` on the digits split with ``snippets.train.train``.
+
+    Args:
+        cfg: model size, batch size and the loop's ``TrainConfig``.
+        device: where to train; default: the CPU.
 
     Returns:
-        The model, the mean loss of each epoch and the test accuracy.
+        The model, ``train``'s history (one dict per epoch: ``train_loss``,
+        ``val_loss``, ``val_accuracy``, ...) and the accuracy on the test set.
     """
-    x_train, x_test, y_train, y_test = load_digit_tensors(cfg.test_fraction, cfg.seed)
-    torch.manual_seed(cfg.seed)  # the initial weights
-    model = DigitsCNN(cfg.channels)
-    losses = fit(model, x_train, y_train, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                 lr=cfg.lr, seed=cfg.seed)
-    return model, losses, accuracy(model, x_test, y_test)
+    device = device if device is not None else torch.device("cpu")
+    train_set, val_set, test_set = digits_datasets(cfg.seed)
+    torch.manual_seed(cfg.train.seed)  # the initial weights
+    model = DigitsCNN(channels=cfg.channels).to(device)
+    history = train(
+        model,
+        make_loader(train_set, cfg.batch_size, shuffle=True, seed=cfg.train.seed),
+        make_loader(val_set, 256, shuffle=False),
+        cfg.train,
+        device,
+    )
+    test = evaluate(model, make_loader(test_set, 256, shuffle=False), device)
+    return model, history, test["accuracy"]
 # --8<-- [end:train]
 
 
+# --8<-- [start:predict]
+@torch.no_grad()
+def predict(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Class probabilities ``(N, C)`` of images ``(N, 1, 8, 8)`` (model in eval mode).
+
+    p_c = exp(z_c) / sum_j exp(z_j), the softmax of the logits z.
+    """
+    if images.dim() != 4:
+        raise ValueError(
+            f"images must be (N, 1, 8, 8), got shape {tuple(images.shape)}; "
+            "add the channel with unsqueeze(1)"
+        )
+    model.eval()
+    device = next(model.parameters()).device
+    return model(images.to(device)).softmax(dim=1).cpu()  # (N, C)
+
+
+def mistakes(
+    model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The examples ``model`` gets wrong, most confident first.
+
+    Returns:
+        Their indices into ``images``, the predicted classes and the probability the
+        model gave its (wrong) prediction.
+    """
+    probs = predict(model, images)  # (N, C)
+    confidence, predicted = probs.max(dim=1)  # (N,), (N,)
+    wrong = (predicted != labels).nonzero().flatten()  # (M,)
+    order = confidence[wrong].argsort(descending=True)
+    wrong = wrong[order]
+    return wrong, predicted[wrong], confidence[wrong]
+# --8<-- [end:predict]
+
+
 def main(cfg: DigitsConfig) -> None:
-    model, losses, acc = train_digits(cfg)
+    model, history, acc = train_digits(cfg)
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"{n_params} parameters; loss {losses[0]:.3f} -> {losses[-1]:.3f}; "
-          f"test accuracy {acc:.3f}")
+    print(
+        f"{n_params} parameters; loss {history[0]['train_loss']:.3f} -> "
+        f"{history[-1]['train_loss']:.3f}; test accuracy {acc:.3f}"
+    )
+    images, labels = digits_datasets(cfg.seed)[2].tensors
+    wrong, predicted, confidence = mistakes(model, images, labels)
+    for i, p, c in zip(wrong.tolist(), predicted.tolist(), confidence.tolist()):
+        print(f"test image {i}: label {labels[i].item()}, predicted {p} ({c:.2f})")
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description="Train a small CNN on the digits.")
-    parser.add_argument("--epochs", type=int, default=DigitsConfig.epochs)
-    parser.add_argument("--channels", type=int, default=DigitsConfig.channels)
-    parser.add_argument("--seed", type=int, default=DigitsConfig.seed)
+    parser = argparse.ArgumentParser(description="Train DigitsCNN on the digits.")
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    main(DigitsConfig(epochs=args.epochs, channels=args.channels, seed=args.seed))
+    main(
+        DigitsConfig(
+            seed=args.seed,
+            train=TrainConfig(epochs=args.epochs, seed=args.seed, progress=False),
+        )
+    )

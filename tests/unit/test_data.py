@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from snippets.data import digits_datasets, make_loader
+from snippets.data import digits_datasets, digits_train_test, make_loader
 
 
 def test_split_sizes_shapes_and_ranges() -> None:
@@ -65,3 +65,16 @@ def test_loader_settings_and_bad_batch_size() -> None:
     ]  # 180 examples, last batch smaller
     with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
         make_loader(digits_datasets()[1], 0, shuffle=True)
+
+
+def test_train_test_is_the_same_split_and_can_be_flat() -> None:
+    train, _, test = digits_datasets(seed=0)
+    train_2d, test_2d = digits_train_test(seed=0)
+    assert torch.equal(train_2d.tensors[0], train.tensors[0])
+    assert torch.equal(test_2d.tensors[1], test.tensors[1])
+    train_flat, test_flat = digits_train_test(seed=0, flat=True)
+    assert train_flat.tensors[0].shape == (1257, 64)
+    assert test_flat.tensors[0].shape == (360, 64)
+    # row-major flattening: pixel (r, c) is feature 8 r + c
+    assert torch.equal(train_flat.tensors[0][:, 8 * 3 + 5], train.tensors[0][:, 0, 3, 5])
+    assert torch.equal(train_flat.tensors[1], train.tensors[1])

@@ -5,9 +5,20 @@ import math
 import pytest
 import torch
 
-from snippets.applications.audio import (CLASSES, AudioConfig, SpectrogramCNN,
-                                         log_spectrogram, make_clip, make_dataset,
-                                         train_audio)
+from snippets.applications.audio import (
+    CLASSES,
+    AudioConfig,
+    SpectrogramCNN,
+    log_spectrogram,
+    make_clip,
+    make_dataset,
+    train_audio,
+)
+from snippets.train import TrainConfig
+
+
+def losses(history: list[dict[str, float]]) -> list[float]:
+    return [row["train_loss"] for row in history]
 
 
 def test_dataset_shapes_balance_and_determinism() -> None:
@@ -56,15 +67,16 @@ def test_model_shapes() -> None:
 
 
 def test_training_is_deterministic() -> None:
-    cfg = AudioConfig(clips_per_class=20, epochs=2)
-    _, losses_a, acc_a = train_audio(cfg)
-    _, losses_b, acc_b = train_audio(cfg)
-    assert losses_a == losses_b and acc_a == acc_b
+    cfg = AudioConfig(clips_per_class=20, train=TrainConfig(epochs=2, progress=False))
+    _, history_a, acc_a = train_audio(cfg)
+    _, history_b, acc_b = train_audio(cfg)
+    assert losses(history_a) == losses(history_b) and acc_a == acc_b
 
 
 def test_a_small_budget_is_accurate() -> None:
-    _, losses, acc = train_audio(AudioConfig(clips_per_class=100, epochs=8))
-    assert losses[-1] < 0.3 * losses[0]
+    cfg = AudioConfig(clips_per_class=100, train=TrainConfig(epochs=8, progress=False))
+    _, history, acc = train_audio(cfg)
+    assert losses(history)[-1] < 0.3 * losses(history)[0]
     assert acc > 0.85  # chance is 0.25
 
 

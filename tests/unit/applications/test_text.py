@@ -3,8 +3,16 @@
 import pytest
 import torch
 
-from snippets.applications.text import (INTENTS, BagOfWords, TextConfig, build_vocab,
-                                        encode, generate_sentences, train_text)
+from snippets.applications.text import (
+    INTENTS,
+    BagOfWords,
+    TextConfig,
+    build_vocab,
+    encode,
+    generate_sentences,
+    train_text,
+)
+from snippets.train import TrainConfig
 
 
 def test_corpus_is_deterministic_distinct_and_balanced() -> None:
@@ -33,9 +41,13 @@ def test_bag_is_the_mean_of_non_padding_embeddings() -> None:
 
 
 def test_training_is_deterministic_and_accurate() -> None:
-    cfg = TextConfig(sentences_per_intent=80, epochs=6)
-    _, vocab_a, losses_a, acc_a = train_text(cfg)
-    _, vocab_b, losses_b, acc_b = train_text(cfg)
+    cfg = TextConfig(
+        sentences_per_intent=80, train=TrainConfig(epochs=6, progress=False)
+    )
+    _, vocab_a, history_a, acc_a = train_text(cfg)
+    _, vocab_b, history_b, acc_b = train_text(cfg)
+    losses_a = [row["train_loss"] for row in history_a]
+    losses_b = [row["train_loss"] for row in history_b]
     assert vocab_a == vocab_b and losses_a == losses_b and acc_a == acc_b
     assert losses_a[-1] < 0.3 * losses_a[0]
     assert acc_a > 0.9  # chance is 0.25
