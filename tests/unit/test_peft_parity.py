@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from snippets.lora import apply_lora, lora_layers, merge_and_unload
+from snippets.lora import (apply_lora, lora_layers, merge_and_unload, read_adapter,
+                           save_adapter)
 
 peft = pytest.importorskip("peft")
 
@@ -84,3 +85,18 @@ def test_same_merged_weights() -> None:
     merged = merge_and_unload(ours)
     x = torch.randn(3, 12)
     torch.testing.assert_close(merged(x), theirs(x), rtol=1e-5, atol=1e-6)
+
+
+def test_our_adapter_file_rebuilds_the_peft_model(tmp_path) -> None:
+    """The config in our file's header is enough to build the same model in PEFT."""
+    base, ours, _ = _pair()
+    save_adapter(ours, tmp_path / "a.safetensors")
+    config, tensors = read_adapter(tmp_path / "a.safetensors")
+    assert config["target_modules"] == TARGETS
+    theirs = peft.get_peft_model(copy.deepcopy(base), peft.LoraConfig(
+        r=config["r"], lora_alpha=config["lora_alpha"],
+        lora_dropout=config["lora_dropout"], target_modules=config["target_modules"]))
+    peft.set_peft_model_state_dict(
+        theirs, {f"base_model.model.{k}": v for k, v in tensors.items()})
+    x = torch.randn(4, 12)
+    torch.testing.assert_close(ours(x), theirs(x), rtol=1e-5, atol=1e-6)
