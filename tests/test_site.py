@@ -13,6 +13,7 @@ from urllib.parse import urljoin
 
 import pytest
 from pagecheck import ROOT
+from project import make_project
 from sitecheck import third_party_references, unmapped_blocks
 
 pytestmark = pytest.mark.site
@@ -101,19 +102,6 @@ def test_search_index_segments_chinese(site: Path) -> None:
 
 
 # --- planted faults: a small project with one page per language -------------------------
-
-def make_project(tmp_path: Path, zh: str, en: str) -> Path:
-    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
-    config = re.sub(r"^nav:\n(?:[ -].*\n)+", "nav:\n  - index.md\n", config, flags=re.MULTILINE)
-    (tmp_path / "mkdocs.yml").write_text(config, encoding="utf-8")
-    shutil.copytree(ROOT / "hooks", tmp_path / "hooks")
-    for linked in ("node_modules", "snippets"):
-        (tmp_path / linked).symlink_to(ROOT / linked)
-    for lang, text in (("zh", zh), ("en", en)):
-        (tmp_path / "docs" / lang).mkdir(parents=True)
-        (tmp_path / "docs" / lang / "index.md").write_text(text, encoding="utf-8")
-    return tmp_path / "mkdocs.yml"
-
 
 def test_planted_project_builds(tmp_path: Path) -> None:
     page = "# T { #t }\n\n$$\nY = X W^\\top + b\n$$\n"

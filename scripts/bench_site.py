@@ -1,0 +1,89 @@
+"""Benchmark the site build as a writer meets it; prints JSON.
+
+Works on a copy of the working tree (tracked and untracked files, not ``build/`` or
+``site/``), so edits and caches never touch the repository:
+
+* ``cold``: first build, no notebook or figure cache;
+* ``warm``: the same build again, nothing changed;
+* ``page_edit``: after one page is edited (what ``mkdocs serve`` rebuilds on a save);
+* ``snippet_edit``: after a ``snippets`` module is edited (notebooks re-execute).
+
+Usage: ``.venv/bin/python scripts/bench_site.py [--page en/practice.md]
+[--snippet snippets/models/simplenet.py] [--skip-cold]``.  Builds run with ``--strict``
+into a scratch ``site``; each figure is seconds of wall time for one build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SKIP = {".git", ".venv", "node_modules", "build", "site", ".pytest_cache", "__pycache__"}
+
+
+def copy_tree(target: Path) -> None:
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"],
+                            cwd=ROOT, capture_output=True, check=True).stdout
+    for name in filter(None, listed.decode().split("\0")):
+        source = ROOT / name
+        if SKIP & set(Path(name).parts) or not source.is_file():
+            continue
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target / name)
+    (target / "node_modules").symlink_to(ROOT / "node_modules")
+
+
+def build(project: Path) -> float:
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d",
+                             str(project / "site")], cwd=project, env=env,
+                            capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"build failed in {project}:\n{result.stderr[-3000:]}")
+    return round(elapsed, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--page", default="en/practice.md", help="page edited (docs/...)")
+    parser.add_argument("--snippet", default="snippets/models/simplenet.py")
+    parser.add_argument("--skip-cold", action="store_true",
+                        help="reuse the repository's build/ caches (warm start)")
+    args = parser.parse_args()
+    figures: dict[str, object] = {"cpus": os.cpu_count(),
+                                  "load_average": os.getloadavg()[0],
+                                  "python": platform.python_version()}
+    with tempfile.TemporaryDirectory(prefix="bench-site-") as tmp:
+        project = Path(tmp)
+        copy_tree(project)
+        if args.skip_cold:
+            for cache in ("notebook-cache", "figure-cache"):
+                if (ROOT / "build" / cache).is_dir():
+                    shutil.copytree(ROOT / "build" / cache, project / "build" / cache)
+        else:
+            figures["cold_s"] = build(project)
+        figures["warm_s"] = build(project)
+        page = project / "docs" / args.page
+        page.write_text(page.read_text(encoding="utf-8") + "\nEdited.\n", encoding="utf-8")
+        figures["page_edit_s"] = build(project)
+        snippet = project / args.snippet
+        snippet.write_text(snippet.read_text(encoding="utf-8") + "\n# edited\n",
+                           encoding="utf-8")
+        figures["snippet_edit_s"] = build(project)
+        figures["load_average_after"] = os.getloadavg()[0]
+    print(json.dumps(figures, indent=1))
+
+
+if __name__ == "__main__":
+    main()
