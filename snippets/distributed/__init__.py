@@ -1,6 +1,9 @@
 """Distributed training with ``torch.distributed`` and ``torchrun``, step by step.
 
 ``single.py`` (one process, the reference) -> ``ddp.py`` (data parallel) -> ``fsdp.py``
-(sharded with FSDP2's ``fully_shard``).  ``common.py`` holds what the three share: the
-tiny model, the data, the process-group setup and teardown, and atomic saving.
+(sharded with FSDP2's ``fully_shard``).  ``config.py`` holds ``DistConfig`` (the
+settings, named as in ``snippets.train.TrainConfig``); ``common.py`` what the three
+scripts share: the data and model (``snippets.data``, ``snippets.models.cnn``), the
+process-group setup and teardown, the sampler and the resume rules; ``launch.py`` is
+``torchrun`` that ends with the failing rank's own message.
 """

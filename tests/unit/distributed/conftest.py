@@ -1,15 +1,20 @@
-"""Session fixtures: each real launch (about 3 s of start-up) is shared by every test
-that compares against it, which keeps the distributed tests within a few minutes."""
+"""Session fixtures: each real launch (seconds of start-up) is shared by every test
+that compares against it, which keeps the distributed tests short."""
 
 from __future__ import annotations
 
 import pytest
-from distlaunch import COMMON_ARGS, Run, launch
+
+from snippets.distributed import single
+
+from .distlaunch import COMMON_ARGS, Run, in_process, launch
 
 
 @pytest.fixture(scope="session")
 def single_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    return launch("single", tmp_path_factory.mktemp("single"), COMMON_ARGS, nproc=None)
+    out = tmp_path_factory.mktemp("single")
+    in_process(single.main, out, COMMON_ARGS)
+    return Run(out)
 
 
 @pytest.fixture(scope="session")
