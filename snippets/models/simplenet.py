@@ -1,9 +1,11 @@
-"""SimpleNet: the article's multilayer perceptron, two fully connected layers.
+"""SimpleNet: the handbook's first model, a perceptron with two fully connected layers.
 
-``Linear(in, hidden) -> ReLU -> Linear(hidden, out)``.  The original article calls this
-"one fully connected layer"; it has two (``fc1`` and ``fc2``), and only the ReLU between
-them makes it more than a single linear map.  There is no ``backward`` method: autograd
-derives the backward pass from the operations ``forward`` records.
+``Flatten -> Linear(in, hidden) -> ReLU -> Linear(hidden, out)``.  It is often described
+as "one fully connected layer"; it has two (``fc1`` and ``fc2``), and only the ReLU
+between them makes it more than a single linear map.  Inputs of any shape ``(B, ...)``
+are flattened to ``(B, input_size)``, so 8 x 8 digit images go in as they are.  There is
+no ``backward`` method: autograd derives the backward pass from the operations
+``forward`` records.
 
 Run ``python -m snippets.models.simplenet`` to print the model and its parameter count.
 """
@@ -18,7 +20,7 @@ from torch import nn
 class SimpleNet(nn.Module):
     """Two fully connected layers with a ReLU between them.
 
-    y = W2 relu(W1 x + b1) + b2
+    y = W2 relu(W1 x + b1) + b2, with x the flattened input
 
     Args:
         input_size: features per example.
@@ -26,7 +28,9 @@ class SimpleNet(nn.Module):
         hidden_size: width of the hidden layer.
     """
 
-    def __init__(self, input_size: int, output_size: int, hidden_size: int = 128) -> None:
+    def __init__(
+        self, input_size: int, output_size: int, hidden_size: int = 128
+    ) -> None:
         super().__init__()
         for name, value in [("input_size", input_size), ("output_size", output_size),
                             ("hidden_size", hidden_size)]:
@@ -37,6 +41,7 @@ class SimpleNet(nn.Module):
         self.fc2 = nn.Linear(hidden_size, output_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.flatten(1)  # (B, ...) -> (B, input_size): an image becomes a feature vector
         x = self.fc1(x)  # (B, hidden_size)
         x = self.relu(x)
         return self.fc2(x)  # (B, output_size)
@@ -45,7 +50,9 @@ class SimpleNet(nn.Module):
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of scalar parameters in ``model`` (only trainable ones if asked)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+    return sum(
+        p.numel() for p in model.parameters() if p.requires_grad or not trainable_only
+    )
 
 
 if __name__ == "__main__":
