@@ -117,20 +117,13 @@ class Block(nn.Module):
 class GPT(nn.Module):
     """Decoder-only LM: logits = ln_f(blocks(wte[idx] + wpe[pos])) @ wte^T (tied).
 
-    Args:
-        cfg: a :class:`GPTConfig`.
-    """
+    Args: cfg: a :class:`GPTConfig`."""
 
     def __init__(self, cfg: GPTConfig) -> None:
         super().__init__()
         self.cfg = cfg
         self.wte = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.wpe = None if cfg.rope else nn.Embedding(cfg.block_size, cfg.d_model)
-        if cfg.rope:  # (block_size, Q) each; derived from the config, not saved
-            head = cfg.d_model // cfg.n_head
-            cos, sin = rope_tables(torch.arange(cfg.block_size), head)
-            self.register_buffer("rope_cos", cos, persistent=False)
-            self.register_buffer("rope_sin", sin, persistent=False)
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.n_layer)])
         self.ln_f = nn.LayerNorm(cfg.d_model, bias=cfg.bias)
@@ -141,11 +134,8 @@ class GPT(nn.Module):
     def forward(self, idx, targets=None, kv_cache=None):
         """Logits ``(B, T, V)``, and the mean cross-entropy if ``targets`` is given.
 
-        Args:
-            idx: ``(B, T)`` token ids; targets: ``(B, T)`` next-token ids, or None.
-            kv_cache: a list updated in place, one ``(k, v)`` per block (empty at the
-                start of generation), or None for no cache.
-        """
+        Args: idx, targets: ``(B, T)`` token ids and next-token ids (or None);
+        kv_cache: a list updated in place, one ``(k, v)`` per block, or None."""
         B, T = idx.shape
         past = kv_cache[0][0].size(2) if kv_cache else 0
         if past + T > self.cfg.block_size:
@@ -154,11 +144,12 @@ class GPT(nn.Module):
                 f"context block_size={self.cfg.block_size}"
             )
         x = self.wte(idx)  # (B, T, C)
+        pos = torch.arange(past, past + T, device=idx.device)  # (T,)
         rope = None
-        if self.wpe is not None:
-            x = x + self.wpe(torch.arange(past, past + T, device=idx.device))
-        else:
-            rope = (self.rope_cos[past : past + T], self.rope_sin[past : past + T])
+        if self.cfg.rope:  # rotate q and k by their positions, inside attention
+            rope = rope_tables(pos, self.cfg.d_model // self.cfg.n_head)
+        else:  # add a learned vector per position
+            x = x + self.wpe(pos)
         x = self.drop(x)
         for i, block in enumerate(self.blocks):
             if self.cfg.grad_checkpoint and self.training and kv_cache is None:
