@@ -276,14 +276,20 @@ def choose_checkpoint(cfg: DistConfig) -> tuple[Path, dict] | None:
 
 
 class PeerError(Exception):
-    """Another rank failed and reports it; this rank stops without repeating it."""
+    """Rank 0 failed and says why; this rank stops and passes on the same line."""
+
+
+def error_line(err: BaseException, rank: str | None) -> str:
+    """``rank 1: ValueError: message`` on one line (``rank`` None: no prefix)."""
+    line = f"{type(err).__name__}: {' '.join(str(err).splitlines())}"
+    return line if rank is None else f"rank {rank}: {line}"
 
 
 def on_rank_zero(fn: Callable[[], Any], env: DistEnv) -> Any:
     """Run ``fn`` on rank 0 only; every rank returns its result (every rank calls this).
 
     If ``fn`` raises, rank 0 re-raises the error and the other ranks raise
-    ``PeerError``, so the job stops everywhere but the message is printed once.
+    ``PeerError`` carrying rank 0's line, so the job stops everywhere with one message.
     """
     box: list[Any] = [None]
     if env.is_main:
@@ -296,7 +302,7 @@ def on_rank_zero(fn: Callable[[], Any], env: DistEnv) -> Any:
     if kind == "error":
         if env.is_main:
             raise value
-        raise PeerError(f"rank 0 failed: {value}")
+        raise PeerError(error_line(value, "0"))
     return value
 
 
@@ -324,18 +330,14 @@ EXPECTED_ERRORS = (ValueError, OSError, CheckpointError, JoinError)
 
 
 # --8<-- [start:report]
-def report_failure(err: BaseException) -> None:
-    """Print ``err`` as one line; under torchrun, also hand it to the agent.
+def report_failure(line: str, echo: bool = True) -> None:
+    """Hand a one-line error to torchrun's agent, and print it (if ``echo``).
 
     torchrun names each worker's error file in ``TORCHELASTIC_ERROR_FILE``; its failure
     summary shows the file's message as the root cause (else only "To enable
     traceback see ...").  ``python -m snippets.distributed.launch`` then prints
     that message as the very last line.
     """
-    message = " ".join(str(err).split("\n"))
-    line = f"{type(err).__name__}: {message}"
-    if "RANK" in os.environ:
-        line = f"rank {os.environ['RANK']}: {line}"
     error_file = os.environ.get("TORCHELASTIC_ERROR_FILE")
     if error_file:
         stamp = str(int(time.time()))
@@ -344,7 +346,8 @@ def report_failure(err: BaseException) -> None:
             "extraInfo": {"py_callstack": line, "timestamp": stamp},
         }
         write_json(error_file, {"message": info})
-    print(line, file=sys.stderr, flush=True)
+    if echo:
+        print(line, file=sys.stderr, flush=True)
 
 
 def run_script(
@@ -354,10 +357,11 @@ def run_script(
     args = config_parser(description).parse_args(argv)
     try:
         main(DistConfig(**vars(args)))
-    except PeerError:
-        raise SystemExit(1) from None  # rank 0 has said what went wrong
+    except PeerError as err:  # rank 0 prints it; the agent may pick either file
+        report_failure(str(err), echo=False)
+        raise SystemExit(1) from None
     except EXPECTED_ERRORS as err:
-        report_failure(err)
+        report_failure(error_line(err, os.environ.get("RANK")))
         raise SystemExit(1) from None
 
 

@@ -19,18 +19,22 @@ from torch.distributed.run import get_args_parser, run
 
 
 def root_cause(err: ChildFailedError) -> str:
-    """The first failure of a job, as one line (a rank's message, or its exit)."""
-    rank, failure = err.get_first_failure()
-    message = failure.message
-    if isinstance(message, dict):  # an error file written by the rank
-        message = message.get("message", "")
-    if failure.error_file == "<N/A>" or not message:  # no message: killed, or a bug
-        reason = f"{message} " if failure.exitcode < 0 else ""
-        return (
-            f"rank {rank} failed with exit code {failure.exitcode} {reason}"
-            "(its output above says why)"
-        )
-    return str(message)
+    """The job's failure as one line: the earliest rank message, else the first exit."""
+    messages = []
+    for rank, failure in sorted(err.failures.items()):
+        message = failure.message
+        if isinstance(message, dict):  # an error file written by the rank
+            message = message.get("message", "")
+        if failure.error_file != "<N/A>" and message:
+            messages.append((failure.timestamp, rank, str(message)))
+    if messages:
+        return min(messages)[2]
+    rank, failure = err.get_first_failure()  # killed, or a bug: no message of its own
+    reason = f"{failure.message} " if failure.exitcode < 0 else ""
+    return (
+        f"rank {rank} failed with exit code {failure.exitcode} {reason}"
+        "(its output above says why)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

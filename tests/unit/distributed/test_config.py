@@ -22,6 +22,7 @@ from snippets.distributed.common import (
     checkpoint_meta,
     choose_checkpoint,
     distributed_loader,
+    error_line,
     global_steps,
     load_data,
     local_batch_size,
@@ -226,9 +227,8 @@ def test_the_failing_rank_message_is_handed_to_torchrun(
     tmp_path, monkeypatch, capsys
 ) -> None:
     error_file = tmp_path / "error.json"
-    monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv("TORCHELASTIC_ERROR_FILE", str(error_file))
-    report_failure(CheckpointError("lr: saved 0.01,\ngiven 0.5"))
+    report_failure(error_line(CheckpointError("lr: saved 0.01,\ngiven 0.5"), "1"))
     line = "rank 1: CheckpointError: lr: saved 0.01, given 0.5"
     assert capsys.readouterr().err == line + "\n"
     assert json.loads(error_file.read_text())["message"]["message"] == line
@@ -243,3 +243,5 @@ def test_the_failing_rank_message_is_handed_to_torchrun(
     killed = ProcessFailure(local_rank=0, pid=2, exitcode=-9, error_file="<N/A>")
     message = launch.root_cause(ChildFailedError("x", {0: killed}))
     assert message.startswith("rank 0 failed with exit code -9 Signal 9 (SIGKILL)")
+    # A rank's own message wins over an earlier failure that has none.
+    assert launch.root_cause(ChildFailedError("x", {0: killed, 1: failure})) == line
