@@ -159,11 +159,8 @@ class Adam:
 
 def state_bytes(optimizer: SGD | Adam | torch.optim.Optimizer) -> int:
     """Bytes held in the optimizer's state tensors (ours or torch.optim's)."""
-    states = (
-        optimizer.state
-        if isinstance(optimizer, (SGD, Adam))
-        else optimizer.state.values()
-    )
+    state = optimizer.state  # ours: a list of dicts; torch's: a dict of dicts
+    states = state.values() if isinstance(state, dict) else state
     return sum(
         t.numel() * t.element_size()
         for s in states
