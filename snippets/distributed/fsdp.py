@@ -124,6 +124,10 @@ def load_sharded(
     )
 
 
+# --8<-- [end:checkpoint]
+
+
+# --8<-- [start:plain]
 def check_matches(checkpoint: str | Path, model: nn.Module) -> None:
     """Refuse a checkpoint saved from a different model, naming what differs.
 
@@ -166,7 +170,7 @@ def load_into_plain_model(checkpoint: str | Path, model: nn.Module) -> nn.Module
     return model
 
 
-# --8<-- [end:checkpoint]
+# --8<-- [end:plain]
 
 
 # --8<-- [start:train]

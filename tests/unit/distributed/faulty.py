@@ -17,7 +17,8 @@ import sys
 from snippets.distributed.common import run_script
 
 
-def main() -> None:
+# --8<-- [start:fault]
+def run_with_fault() -> None:
     module = importlib.import_module(f"snippets.distributed.{sys.argv[1]}")
     rank, step_to_die = int(os.environ["FAULT_RANK"]), int(os.environ["FAULT_STEP"])
     first_attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") == "0"
@@ -37,5 +38,8 @@ def main() -> None:
     run_script(module.main, module.__doc__, sys.argv[2:])
 
 
+# --8<-- [end:fault]
+
+
 if __name__ == "__main__":
-    main()
+    run_with_fault()
