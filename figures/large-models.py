@@ -1,3 +1,4 @@
+# ruff: noqa: N999  (the file is named after its chapter, large-models)
 """Figures of the large-model chapter: where training memory goes, and attention's T².
 
 Every bar and point is measured with ``snippets.memory`` on the chapter's small GPT
@@ -26,8 +27,9 @@ LENGTHS = (64, 128, 256, 512, 1024)
 def breakdown() -> dict[int, dict[str, int]]:
     """Bytes of weights, gradients, AdamW moments and activations per batch size."""
     torch.manual_seed(0)
-    model = GPT(GPTConfig(vocab_size=256, block_size=64, n_layer=2, n_head=4,
-                          d_model=64))
+    model = GPT(
+        GPTConfig(vocab_size=256, block_size=64, n_layer=2, n_head=4, d_model=64)
+    )
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     x = torch.randint(0, 256, (1, 64), generator=torch.Generator().manual_seed(0))
     model(x, x)[1].backward()
@@ -36,19 +38,25 @@ def breakdown() -> dict[int, dict[str, int]]:
     rows = {}
     for batch in BATCHES:
         xb = x.expand(batch, 64)  # (B, T)
-        rows[batch] = {"weights": state.params, "grads": state.grads,
-                       "adamw": state.optimizer,
-                       "activations": saved_activation_bytes(
-                           model, lambda xb=xb: model(xb, xb)[1])}
+        rows[batch] = {
+            "weights": state.params,
+            "grads": state.grads,
+            "adamw": state.optimizer,
+            "activations": saved_activation_bytes(
+                model, lambda xb=xb: model(xb, xb)[1]
+            ),
+        }
     return rows
 
 
 def memory(lang: str) -> Figure:
     fig, ax = new_figure(height=3.0)
-    names = {"weights": text(lang, "权重", "weights"),
-             "grads": text(lang, "梯度", "gradients"),
-             "adamw": text(lang, "AdamW 矩估计", "AdamW moments"),
-             "activations": text(lang, "激活值", "activations")}
+    names = {
+        "weights": text(lang, "权重", "weights"),
+        "grads": text(lang, "梯度", "gradients"),
+        "adamw": text(lang, "AdamW 矩估计", "AdamW moments"),
+        "activations": text(lang, "激活值", "activations"),
+    }
     rows = breakdown()
     labels = [f"B = {b}" for b in rows]
     left = [0.0] * len(rows)
@@ -64,29 +72,44 @@ def memory(lang: str) -> Figure:
 @functools.cache
 def attention_bytes() -> dict[str, list[int]]:
     """Bytes saved for backward by one attention call, (B, H, Q) = (1, 4, 16)."""
+
     def sdpa(q, k, v):
         return F.scaled_dot_product_attention(q, k, v, is_causal=True)
 
     out = {"naive": [], "sdpa": []}
     g = torch.Generator().manual_seed(0)
     for T in LENGTHS:
-        q, k, v = (torch.randn(1, 4, T, 16, generator=g, requires_grad=True)
-                   for _ in range(3))  # (B, H, T, Q)
+        q, k, v = (
+            torch.randn(1, 4, T, 16, generator=g, requires_grad=True) for _ in range(3)
+        )  # (B, H, T, Q)
         for name, f in (("naive", naive_causal_attention), ("sdpa", sdpa)):
-            out[name].append(saved_activation_bytes(
-                nn.Module(), lambda f=f: f(q, k, v).sum()))
+            out[name].append(
+                saved_activation_bytes(
+                    nn.Module(), lambda f=f, q=q, k=k, v=v: f(q, k, v).sum()
+                )
+            )
     return out
 
 
 def activations(lang: str) -> Figure:
     fig, ax = new_figure(height=3.0)
-    labels = {"naive": text(lang, "按公式实现（保存 T×T 分数）",
-                            "written out (keeps the T×T scores)"),
-              "sdpa": text(lang, "F.scaled_dot_product_attention",
-                           "F.scaled_dot_product_attention")}
+    labels = {
+        "naive": text(
+            lang, "按公式实现（保存 T×T 分数）", "written out (keeps the T×T scores)"
+        ),
+        "sdpa": text(
+            lang, "F.scaled_dot_product_attention", "F.scaled_dot_product_attention"
+        ),
+    }
     for (name, values), color in zip(attention_bytes().items(), COLORS):
-        ax.loglog(LENGTHS, [v / 2**20 for v in values], "o-", base=2,
-                  label=labels[name], color=color)
+        ax.loglog(
+            LENGTHS,
+            [v / 2**20 for v in values],
+            "o-",
+            base=2,
+            label=labels[name],
+            color=color,
+        )
     ax.set_xlabel(text(lang, "序列长度 T", "sequence length T"))
     ax.set_ylabel(text(lang, "为反向保存的 MiB", "MiB saved for backward"))
     ax.legend()

@@ -69,6 +69,8 @@ def freeze_except(model: nn.Module, trainable: list[str]) -> int:
     for name, p in model.named_parameters():
         p.requires_grad_(any(name.startswith(prefix) for prefix in trainable))
     return trainable_parameters(model)
+
+
 # --8<-- [end:freeze]
 
 
@@ -98,8 +100,9 @@ def train_lm(
         the optimizer (to inspect its state), the loss and the seconds of every step.
     """
     if steps < 1 or batch_size < 1:
-        raise ValueError(f"steps and batch_size must be >= 1, got {steps}, "
-                         f"{batch_size}")
+        raise ValueError(
+            f"steps and batch_size must be >= 1, got {steps}, {batch_size}"
+        )
     if not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be finite and > 0, got {lr}")
     params = [p for p in model.parameters() if p.requires_grad]
@@ -122,6 +125,10 @@ def train_lm(
     return optimizer, losses, seconds
 
 
+# --8<-- [end:train_lm]
+
+
+# --8<-- [start:evaluate_lm]
 @torch.no_grad()
 def evaluate_lm(model: GPT, ids: torch.Tensor) -> float:
     """Mean next-token cross-entropy over every full, non-overlapping window of ``ids``.
@@ -133,13 +140,15 @@ def evaluate_lm(model: GPT, ids: torch.Tensor) -> float:
     if n < 1:
         raise ValueError(f"need more than block_size={T} held-out ids, got {len(ids)}")
     x = ids[: n * T].view(n, T)  # (n, T)
-    y = ids[1: n * T + 1].view(n, T)  # (n, T)
+    y = ids[1 : n * T + 1].view(n, T)  # (n, T)
     was_training = model.training
     model.eval()
     _, loss = model(x, y)
     model.train(was_training)
     return loss.item()
-# --8<-- [end:train_lm]
+
+
+# --8<-- [end:evaluate_lm]
 
 
 # --8<-- [start:costs]
@@ -158,6 +167,8 @@ def save_trainable(model: nn.Module, path: str | Path) -> int:
         raise ValueError("the model has no trainable parameters: nothing to save")
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp)))
     return os.path.getsize(path)
+
+
 # --8<-- [end:costs]
 
 
@@ -206,7 +217,10 @@ def prepare_method(base: GPT, method: str, cfg: FinetuneConfig) -> tuple[GPT, fl
 
 
 def compare_methods(
-    base: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, cfg: FinetuneConfig,
+    base: GPT,
+    train_ids: torch.Tensor,
+    val_ids: torch.Tensor,
+    cfg: FinetuneConfig,
     workdir: str | Path = ".",
 ) -> list[MethodResult]:
     """Fine-tune a copy of ``base`` with each method; measure what each costs."""
@@ -218,15 +232,20 @@ def compare_methods(
             model, train_ids, cfg.finetune_steps, lr, cfg.batch_size, cfg.seed
         )
         ckpt = save_trainable(model, Path(workdir) / f"{method}.safetensors")
-        rows.append(MethodResult(
-            method=method,
-            trainable=trainable_parameters(model),
-            optimizer_bytes=measured_training_bytes(model, optimizer).optimizer,
-            checkpoint_bytes=ckpt,
-            step_ms=1000 * statistics.median(seconds[5:] or seconds),  # skip warm-up
-            val_loss=evaluate_lm(model, val_ids),
-        ))
+        rows.append(
+            MethodResult(
+                method=method,
+                trainable=trainable_parameters(model),
+                optimizer_bytes=measured_training_bytes(model, optimizer).optimizer,
+                checkpoint_bytes=ckpt,
+                step_ms=1000
+                * statistics.median(seconds[5:] or seconds),  # skip warm-up
+                val_loss=evaluate_lm(model, val_ids),
+            )
+        )
     return rows
+
+
 # --8<-- [end:compare]
 
 
@@ -279,6 +298,10 @@ def new_head(model: nn.Module, num_classes: int, freeze_backbone: bool) -> int:
     return trainable_parameters(model)
 
 
+# --8<-- [end:digits]
+
+
+# --8<-- [start:digits_transfer]
 def digits_transfer(
     epochs: int = 5, n_target: int = 50, seed: int = 0
 ) -> dict[str, float]:
@@ -296,8 +319,12 @@ def digits_transfer(
     quiet = {"progress": False, "seed": seed, "warmup_steps": 0}
     torch.manual_seed(seed)
     source = DigitsCNN(num_classes=5)
-    train(source, make_loader(class_subset(train_set, low), 32, True, seed), None,
-          TrainConfig(epochs=10, **quiet))
+    train(
+        source,
+        make_loader(class_subset(train_set, low), 32, True, seed),
+        None,
+        TrainConfig(epochs=10, **quiet),
+    )
     small = class_subset(train_set, high)
     small = TensorDataset(*(t[:n_target] for t in small.tensors))  # a small budget
     test_loader = make_loader(class_subset(test_set, high), 256, False)
@@ -309,11 +336,17 @@ def digits_transfer(
             new_head(model, 5, freeze_backbone=True)
         else:
             model = DigitsCNN(num_classes=5)
-        train(model, make_loader(small, 16, True, seed), None,
-              TrainConfig(epochs=epochs, **quiet))
+        train(
+            model,
+            make_loader(small, 16, True, seed),
+            None,
+            TrainConfig(epochs=epochs, **quiet),
+        )
         results[name] = evaluate(model, test_loader, torch.device("cpu"))["accuracy"]
     return results
-# --8<-- [end:digits]
+
+
+# --8<-- [end:digits_transfer]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -326,8 +359,9 @@ def main(argv: list[str] | None = None) -> int:
         for name, acc in digits_transfer().items():
             print(f"{name:16s} test accuracy on digits 5-9: {acc:.3f}")
         return 0
-    cfg = FinetuneConfig(pretrain_steps=args.pretrain_steps,
-                         finetune_steps=args.finetune_steps)
+    cfg = FinetuneConfig(
+        pretrain_steps=args.pretrain_steps, finetune_steps=args.finetune_steps
+    )
     with tempfile.TemporaryDirectory() as workdir:
         print(pretrain_and_compare(cfg, workdir))
     return 0

@@ -34,19 +34,24 @@ from snippets.checkpoint import atomic_write
 
 # --8<-- [start:validate]
 def check_lora_args(base: nn.Module, r: int, lora_alpha: float, dropout: float) -> None:
-    """Refuse, before anything is built, a LoRA layer that cannot be what was meant."""
+    """Refuse, before anything is built, a LoRA layer that cannot be what was meant.
+
+    Raises TypeError for a wrong kind of value, ValueError for one out of range.
+    """
     if not isinstance(base, nn.Linear):
-        raise ValueError(f"LoRA wraps an nn.Linear, got {type(base).__name__}")
+        raise TypeError(f"LoRA wraps an nn.Linear, got {type(base).__name__}")
     if isinstance(r, bool) or not isinstance(r, numbers.Integral):
-        raise ValueError(f"LoRA rank r must be an integer, got {r!r}")
+        raise TypeError(f"LoRA rank r must be an integer, got {r!r}")
     max_r = min(base.in_features, base.out_features)
     if not 1 <= r <= max_r:  # B A has rank <= min(in, out): a larger r only costs
         raise ValueError(f"LoRA rank r must be in [1, {max_r}] for {base}, got {r}")
     if isinstance(lora_alpha, bool) or not isinstance(lora_alpha, numbers.Real):
-        raise ValueError(f"LoRA lora_alpha must be a number, got {lora_alpha!r}")
+        raise TypeError(f"LoRA lora_alpha must be a number, got {lora_alpha!r}")
     if not (math.isfinite(lora_alpha) and lora_alpha > 0):
         raise ValueError(f"LoRA lora_alpha must be finite and > 0, got {lora_alpha}")
-    if not (isinstance(dropout, numbers.Real) and 0 <= dropout < 1):
+    if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):
+        raise TypeError(f"LoRA lora_dropout must be a number, got {dropout!r}")
+    if not 0 <= dropout < 1:
         raise ValueError(f"LoRA lora_dropout must be in [0, 1), got {dropout!r}")
 
 
@@ -63,6 +68,8 @@ class _MergedGuard(torch.autograd.Function):
             "backward through a merged LoRALinear: its adapter is folded into the "
             "base weight and would get no gradient; call unmerge() before training"
         )
+
+
 # --8<-- [end:validate]
 
 
@@ -122,6 +129,8 @@ class LoRALinear(nn.Module):
         if self.merged:
             self.base_layer.weight -= self.delta_weight()
             self.merged = False
+
+
 # --8<-- [end:lora_linear]
 
 
@@ -147,15 +156,22 @@ def apply_lora(
         the number of trainable parameters afterwards (the adapters').
     """
     if isinstance(target_modules, str) or not target_modules:
-        raise ValueError("target_modules must be a non-empty list of names, "
-                         f"e.g. ['c_attn'], got {target_modules!r}")
+        raise ValueError(
+            "target_modules must be a non-empty list of names, "
+            f"e.g. ['c_attn'], got {target_modules!r}"
+        )
     adapted = [n for n, m in model.named_modules() if isinstance(m, LoRALinear)]
     if adapted:
-        raise ValueError(f"model already has {len(adapted)} LoRA layers, e.g. "
-                         f"{adapted[0]!r}; call merge_and_unload(model) first")
+        raise ValueError(
+            f"model already has {len(adapted)} LoRA layers, e.g. "
+            f"{adapted[0]!r}; call merge_and_unload(model) first"
+        )
     linears = {n: m for n, m in model.named_modules() if isinstance(m, nn.Linear)}
-    chosen = {n: m for n, m in linears.items()
-              if any(n == t or n.endswith("." + t) for t in target_modules)}
+    chosen = {
+        n: m
+        for n, m in linears.items()
+        if any(n == t or n.endswith("." + t) for t in target_modules)
+    }
     for target in target_modules:
         if not any(n == target or n.endswith("." + target) for n in chosen):
             leaves = sorted({n.rsplit(".", 1)[-1] for n in linears})
@@ -171,6 +187,8 @@ def apply_lora(
         parent = model.get_submodule(parent_name)
         setattr(parent, child, LoRALinear(linear, r, lora_alpha, lora_dropout))
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
 # --8<-- [end:apply_lora]
 
 
@@ -198,13 +216,19 @@ def lora_config(model: nn.Module) -> dict:
     layers = {n: m for n, m in model.named_modules() if isinstance(m, LoRALinear)}
     if not layers:
         raise ValueError("the model has no LoRA layers: nothing to save")
-    kinds = {(m.r, m.lora_alpha, getattr(m.lora_dropout, "p", 0.0))
-             for m in layers.values()}
+    kinds = {
+        (m.r, m.lora_alpha, getattr(m.lora_dropout, "p", 0.0)) for m in layers.values()
+    }
     if len(kinds) > 1:
         raise ValueError(f"LoRA layers differ in (r, lora_alpha, dropout): {kinds}")
-    (r, alpha, dropout), = kinds
-    return {"peft_type": "LORA", "r": r, "lora_alpha": alpha,
-            "lora_dropout": dropout, "target_modules": sorted(layers)}
+    ((r, alpha, dropout),) = kinds
+    return {
+        "peft_type": "LORA",
+        "r": r,
+        "lora_alpha": alpha,
+        "lora_dropout": dropout,
+        "target_modules": sorted(layers),
+    }
 
 
 def lora_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -222,16 +246,18 @@ def save_adapter(model: nn.Module, path: str | Path) -> int:
     tensors = {k: v.detach().contiguous() for k, v in lora_state_dict(model).items()}
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
     return Path(path).stat().st_size
+
+
 # --8<-- [end:adapter_io]
 
 
-# --8<-- [start:load_adapter]
+# --8<-- [start:read_adapter]
 def read_adapter(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     """The LoRA config and the tensors of an adapter file written by save_adapter."""
     try:
         with safe_open(str(path), "pt") as f:
             meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
     except SafetensorError as err:
         raise ValueError(f"adapter {path} is not a safetensors file: {err}") from None
     if "lora_config" not in meta:
@@ -240,18 +266,24 @@ def read_adapter(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
 
 
 def _differences(saved: dict, current: dict) -> list[str]:
-    found = [f"{k}: file {saved.get(k)!r}, model {current[k]!r}"
-             for k in ("r", "lora_alpha") if saved.get(k) != current[k]]
-    only_file = sorted(set(saved.get("target_modules", [])) - set(current[
-        "target_modules"]))
-    only_model = sorted(set(current["target_modules"]) - set(saved.get(
-        "target_modules", [])))
-    for where, names in (("file", only_file), ("model", only_model)):
+    """Each way an adapter file's config differs from the model's."""
+    found = [
+        f"{k}: file {saved.get(k)!r}, model {current[k]!r}"
+        for k in ("r", "lora_alpha")
+        if saved.get(k) != current[k]
+    ]
+    in_file = set(saved.get("target_modules", []))
+    in_model = set(current["target_modules"])
+    for where, names in (("file", in_file - in_model), ("model", in_model - in_file)):
         if names:
-            found.append(f"{len(names)} layers only in the {where}, e.g. {names[0]}")
+            found.append(f"{len(names)} layers only in the {where}, e.g. {min(names)}")
     return found
 
 
+# --8<-- [end:read_adapter]
+
+
+# --8<-- [start:load_adapter]
 def load_adapter(model: nn.Module, path: str | Path) -> None:
     """Load an adapter written by :func:`save_adapter` into a model adapted alike.
 
@@ -263,11 +295,14 @@ def load_adapter(model: nn.Module, path: str | Path) -> None:
     found = _differences(saved, lora_config(model))
     if found:
         raise ValueError(f"adapter {path} has another LoRA config: {'; '.join(found)}")
-    merged = [n for n, m in model.named_modules()
-              if isinstance(m, LoRALinear) and m.merged]
+    merged = [
+        n for n, m in model.named_modules() if isinstance(m, LoRALinear) and m.merged
+    ]
     if merged:
-        raise ValueError(f"cannot load adapter {path} into {len(merged)} merged "
-                         f"layers, e.g. {merged[0]}: call unmerge() first")
+        raise ValueError(
+            f"cannot load adapter {path} into {len(merged)} merged "
+            f"layers, e.g. {merged[0]}: call unmerge() first"
+        )
     own = lora_state_dict(model)
     both = sorted(own.keys() & tensors.keys())
     problems = {
@@ -275,15 +310,25 @@ def load_adapter(model: nn.Module, path: str | Path) -> None:
         "unexpected keys": sorted(tensors.keys() - own.keys()),
         "shape mismatches": [
             f"{k}: file {tuple(tensors[k].shape)} vs model {tuple(own[k].shape)}"
-            for k in both if tensors[k].shape != own[k].shape],
-        "dtype mismatches": [f"{k}: file {tensors[k].dtype} vs model {own[k].dtype}"
-                             for k in both if tensors[k].dtype != own[k].dtype],
+            for k in both
+            if tensors[k].shape != own[k].shape
+        ],
+        "dtype mismatches": [
+            f"{k}: file {tensors[k].dtype} vs model {own[k].dtype}"
+            for k in both
+            if tensors[k].dtype != own[k].dtype
+        ],
     }
-    found = [f"{len(items)} {kind}, e.g. {items[0]}"
-             for kind, items in problems.items() if items]
+    found = [
+        f"{len(items)} {kind}, e.g. {items[0]}"
+        for kind, items in problems.items()
+        if items
+    ]
     if found:
         raise ValueError(f"adapter {path} does not fit the model: {'; '.join(found)}")
     model.load_state_dict(tensors, strict=False)
+
+
 # --8<-- [end:load_adapter]
 
 
@@ -298,8 +343,9 @@ def main(argv: list[str] | None = None) -> int:
     model = GPT(GPTConfig())
     total = sum(p.numel() for p in model.parameters())
     try:
-        trainable = apply_lora(model, ["c_attn", "c_proj", "c_fc"], args.r,
-                               args.lora_alpha)
+        trainable = apply_lora(
+            model, ["c_attn", "c_proj", "c_fc"], args.r, args.lora_alpha
+        )
     except ValueError as err:
         parser.error(str(err))
     print(f"trainable {trainable:,} of {total:,} ({100 * trainable / total:.2f}%)")

@@ -47,9 +47,9 @@ class MemoryEstimate:
 
 
 def _count(name: str, value: object, low: int = 0) -> int:
-    """``value`` as an int >= ``low``; ValueError naming it otherwise."""
+    """``value`` as an int >= ``low``; TypeError or ValueError naming it otherwise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
+        raise TypeError(f"{name} must be an integer, got {value!r}")
     if value < low:
         raise ValueError(f"{name} must be >= {low}, got {value}")
     return int(value)
@@ -76,6 +76,8 @@ def estimate_training_bytes(
     b = _count("bytes_per_value", bytes_per_value, low=1)
     k = _count("states", states)
     return MemoryEstimate(b * n, b * n_t, k * b * n_t)
+
+
 # --8<-- [end:estimate]
 
 
@@ -107,13 +109,18 @@ def measured_training_bytes(
     ``step`` counters (AdamW's ``exp_avg``, ``exp_avg_sq`` and, with ``amsgrad``,
     ``max_exp_avg_sq``; SGD's ``momentum_buffer``).
     """
-    state = [t for per_param in optimizer.state.values()
-             for name, t in per_param.items()
-             if isinstance(t, torch.Tensor) and name != "step"]
+    state = [
+        t
+        for per_param in optimizer.state.values()
+        for name, t in per_param.items()
+        if isinstance(t, torch.Tensor) and name != "step"
+    ]
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     return MemoryEstimate(
         tensor_bytes(model.parameters()), tensor_bytes(grads), tensor_bytes(state)
     )
+
+
 # --8<-- [end:measure]
 
 
@@ -149,6 +156,8 @@ def saved_activation_bytes(
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         loss_fn()
     return tensor_bytes(saved)
+
+
 # --8<-- [end:activations]
 
 
@@ -159,8 +168,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-layer", type=int, default=12)
     parser.add_argument("--d-model", type=int, default=768)
     args = parser.parse_args(argv)
-    cfg = GPTConfig(vocab_size=50304, block_size=1024, n_layer=args.n_layer,
-                    n_head=12, d_model=args.d_model)
+    cfg = GPTConfig(
+        vocab_size=50304,
+        block_size=1024,
+        n_layer=args.n_layer,
+        n_head=12,
+        d_model=args.d_model,
+    )
     with torch.device("meta"):  # shapes only: nothing is allocated
         model = GPT(cfg)
     n = model.num_params(non_embedding=False)

@@ -3,11 +3,18 @@
 import pytest
 import torch
 
-import snippets.finetune as finetune
-import snippets.lora as lora
-from snippets.finetune import (FinetuneConfig, class_subset, compare_methods,
-                               evaluate_lm, freeze_except, new_head, save_trainable,
-                               train_lm, trainable_parameters)
+from snippets import finetune, lora
+from snippets.finetune import (
+    FinetuneConfig,
+    class_subset,
+    compare_methods,
+    evaluate_lm,
+    freeze_except,
+    new_head,
+    save_trainable,
+    train_lm,
+    trainable_parameters,
+)
 from snippets.lora import apply_lora, save_adapter
 from snippets.memory import measured_training_bytes
 from snippets.models.gpt import GPT, GPTConfig
@@ -113,6 +120,7 @@ def test_class_subset_and_new_head() -> None:
     assert sub.tensors[1].tolist() == [0, 1, 2, 3, 4]
     assert sub.tensors[0][0].item() == 5.0
     from snippets.models.cnn import DigitsCNN
+
     model = DigitsCNN(num_classes=5)
     n = new_head(model, 3, freeze_backbone=True)
     assert n == model.head.in_features * 3 + 3

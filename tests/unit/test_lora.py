@@ -11,8 +11,15 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from snippets.lora import (LoRALinear, apply_lora, load_adapter, lora_layers,
-                           lora_state_dict, merge_and_unload, save_adapter)
+from snippets.lora import (
+    LoRALinear,
+    apply_lora,
+    load_adapter,
+    lora_layers,
+    lora_state_dict,
+    merge_and_unload,
+    save_adapter,
+)
 from snippets.models.gpt import GPT, GPTConfig
 
 TARGETS = ["c_attn", "c_proj", "c_fc"]
@@ -74,8 +81,9 @@ def test_merge_equals_unmerged_and_unmerge_restores() -> None:
     assert not torch.equal(model.blocks[0].attn.c_attn.base_layer.weight, w0)
     for layer in lora_layers(model):
         layer.unmerge()
-    torch.testing.assert_close(model.blocks[0].attn.c_attn.base_layer.weight, w0,
-                               rtol=0, atol=1e-6)
+    torch.testing.assert_close(
+        model.blocks[0].attn.c_attn.base_layer.weight, w0, rtol=0, atol=1e-6
+    )
     plain = merge_and_unload(model)
     assert not lora_layers(plain)
     torch.testing.assert_close(plain(_x())[0], unmerged, rtol=1e-4, atol=1e-5)
@@ -108,8 +116,9 @@ def test_loading_with_another_alpha_is_refused(tmp_path) -> None:
     save_adapter(_trained(r=4, lora_alpha=8), tmp_path / "a.safetensors")
     other = _gpt()
     apply_lora(other, TARGETS, r=4, lora_alpha=16)
-    with pytest.raises(ValueError, match="another LoRA config: lora_alpha: file 8, "
-                                         "model 16"):
+    with pytest.raises(
+        ValueError, match="another LoRA config: lora_alpha: file 8, model 16"
+    ):
         load_adapter(other, tmp_path / "a.safetensors")
 
 
@@ -130,14 +139,17 @@ def test_loading_a_tampered_file_names_the_keys(tmp_path) -> None:
     save_adapter(model, tmp_path / "a.safetensors")
     with safe_open(str(tmp_path / "a.safetensors"), "pt") as f:
         meta = f.metadata()
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
     key = "blocks.0.attn.c_attn.lora_A.weight"
     tensors[key] = tensors[key][:2]
     tensors["blocks.0.attn.c_proj.lora_B.weight"] = tensors[
-        "blocks.0.attn.c_proj.lora_B.weight"].double()
+        "blocks.0.attn.c_proj.lora_B.weight"
+    ].double()
     save_file(tensors, str(tmp_path / "b.safetensors"), metadata=meta)
-    message = (r"1 shape mismatches, e.g. blocks.0.attn.c_attn.lora_A.weight: "
-               r"file \(2, 32\) vs model \(4, 32\); 1 dtype mismatches")
+    message = (
+        r"1 shape mismatches, e.g. blocks.0.attn.c_attn.lora_A.weight: "
+        r"file \(2, 32\) vs model \(4, 32\); 1 dtype mismatches"
+    )
     with pytest.raises(ValueError, match=message):
         load_adapter(model, tmp_path / "b.safetensors")
     save_file(tensors, str(tmp_path / "c.safetensors"))  # no config in the header
@@ -159,13 +171,16 @@ def test_loading_into_a_merged_model_is_refused_and_keeps_the_base(tmp_path) -> 
     save_adapter(other, tmp_path / "other.safetensors")
     for layer in lora_layers(model):
         layer.merge()
-    with pytest.raises(ValueError, match="into 8 merged layers, e.g. blocks.0.attn."
-                                         "c_attn: call unmerge"):
+    with pytest.raises(
+        ValueError,
+        match="into 8 merged layers, e.g. blocks.0.attn.c_attn: call unmerge",
+    ):
         load_adapter(model, tmp_path / "other.safetensors")
     for layer in lora_layers(model):
         layer.unmerge()
-    torch.testing.assert_close(model.blocks[0].attn.c_attn.base_layer.weight, w0,
-                               rtol=0, atol=1e-6)
+    torch.testing.assert_close(
+        model.blocks[0].attn.c_attn.base_layer.weight, w0, rtol=0, atol=1e-6
+    )
 
 
 def test_backward_while_merged_is_a_clear_error() -> None:
@@ -186,44 +201,83 @@ def test_save_without_lora_refuses_and_writes_nothing(tmp_path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("make", "message"),
+    ("make", "error", "message"),
     [
-        (lambda: LoRALinear(nn.Linear(2, 2), r=0, lora_alpha=1),
-         r"LoRA rank r must be in \[1, 2\] for Linear\(in_features=2, out_features=2, "
-         r"bias=True\), got 0"),
-        (lambda: LoRALinear(nn.Linear(8, 4), r=2.5, lora_alpha=1),
-         "LoRA rank r must be an integer, got 2.5"),
-        (lambda: LoRALinear(nn.Linear(8, 4), r=True, lora_alpha=1),
-         "LoRA rank r must be an integer, got True"),
-        (lambda: LoRALinear(nn.Linear(8, 4), r=5, lora_alpha=1),
-         r"LoRA rank r must be in \[1, 4\]"),
-        (lambda: LoRALinear(nn.Linear(2, 2), r=1, lora_alpha=0),
-         "LoRA lora_alpha must be finite and > 0, got 0"),
-        (lambda: LoRALinear(nn.Linear(2, 2), r=1, lora_alpha=math.inf),
-         "LoRA lora_alpha must be finite and > 0, got inf"),
-        (lambda: LoRALinear(nn.Linear(2, 2), r=1, lora_alpha="8"),
-         "LoRA lora_alpha must be a number, got '8'"),
-        (lambda: LoRALinear(nn.Linear(2, 2), r=1, lora_alpha=1, lora_dropout=1.0),
-         r"LoRA lora_dropout must be in \[0, 1\), got 1.0"),
-        (lambda: LoRALinear(nn.Linear(2, 2), r=1, lora_alpha=1, lora_dropout=-0.1),
-         r"LoRA lora_dropout must be in \[0, 1\), got -0.1"),
-        (lambda: LoRALinear(nn.Conv1d(2, 2, 1), r=1, lora_alpha=1),
-         "LoRA wraps an nn.Linear, got Conv1d"),
+        (
+            lambda: LoRALinear(nn.Linear(2, 2), r=0, lora_alpha=1),
+            ValueError,
+            (
+                r"LoRA rank r must be in \[1, 2\] for Linear\(in_features=2, "
+                r"out_features=2, bias=True\), got 0"
+            ),
+        ),
+        (
+            lambda: LoRALinear(nn.Linear(8, 4), r=2.5, lora_alpha=1),
+            TypeError,
+            "LoRA rank r must be an integer, got 2.5",
+        ),
+        (
+            lambda: LoRALinear(nn.Linear(8, 4), r=True, lora_alpha=1),
+            TypeError,
+            "LoRA rank r must be an integer, got True",
+        ),
+        (
+            lambda: LoRALinear(nn.Linear(8, 4), r=5, lora_alpha=1),
+            ValueError,
+            r"LoRA rank r must be in \[1, 4\]",
+        ),
+        (
+            lambda: LoRALinear(nn.Linear(2, 2), r=1, lora_alpha=0),
+            ValueError,
+            "LoRA lora_alpha must be finite and > 0, got 0",
+        ),
+        (
+            lambda: LoRALinear(nn.Linear(2, 2), r=1, lora_alpha=math.inf),
+            ValueError,
+            "LoRA lora_alpha must be finite and > 0, got inf",
+        ),
+        (
+            lambda: LoRALinear(nn.Linear(2, 2), r=1, lora_alpha="8"),
+            TypeError,
+            "LoRA lora_alpha must be a number, got '8'",
+        ),
+        (
+            lambda: LoRALinear(nn.Linear(2, 2), r=1, lora_alpha=1, lora_dropout=1.0),
+            ValueError,
+            r"LoRA lora_dropout must be in \[0, 1\), got 1.0",
+        ),
+        (
+            lambda: LoRALinear(nn.Linear(2, 2), r=1, lora_alpha=1, lora_dropout=-0.1),
+            ValueError,
+            r"LoRA lora_dropout must be in \[0, 1\), got -0.1",
+        ),
+        (
+            lambda: LoRALinear(nn.Linear(2, 2), r=1, lora_alpha=1, lora_dropout=None),
+            TypeError,
+            "LoRA lora_dropout must be a number, got None",
+        ),
+        (
+            lambda: LoRALinear(nn.Conv1d(2, 2, 1), r=1, lora_alpha=1),
+            TypeError,
+            "LoRA wraps an nn.Linear, got Conv1d",
+        ),
     ],
 )
-def test_bad_layer_arguments(make, message) -> None:
-    with pytest.raises(ValueError, match=message):
+def test_bad_layer_arguments(make, error, message) -> None:
+    with pytest.raises(error, match=message):
         make()
 
 
 def test_bad_apply_lora_arguments_leave_the_model_untouched() -> None:
     model = _gpt()
-    message = (r"target module 'q_proj' matches no nn.Linear.*"
-               r"\['c_attn', 'c_fc', 'c_proj', 'lm_head'\]")
+    message = (
+        r"target module 'q_proj' matches no nn.Linear.*"
+        r"\['c_attn', 'c_fc', 'c_proj', 'lm_head'\]"
+    )
     with pytest.raises(ValueError, match=message):
         apply_lora(model, ["q_proj"], r=2, lora_alpha=4)
-    with pytest.raises(ValueError, match="target_modules must be a non-empty list of "
-                                         "names, e.g. \\['c_attn'\\], got 'c_attn'"):
+    message = r"target_modules must be a non-empty list of names, e.g. \['c_attn'\]"
+    with pytest.raises(ValueError, match=message + ", got 'c_attn'"):
         apply_lora(model, "c_attn", r=2, lora_alpha=4)
     with pytest.raises(ValueError, match=r"non-empty list of names.*got \[\]"):
         apply_lora(model, [], r=2, lora_alpha=4)
@@ -236,8 +290,11 @@ def test_bad_apply_lora_arguments_leave_the_model_untouched() -> None:
 def test_apply_lora_twice_is_refused_with_the_reason() -> None:
     model = _gpt()
     apply_lora(model, TARGETS, r=2, lora_alpha=4)
-    with pytest.raises(ValueError, match="model already has 8 LoRA layers, e.g. "
-                                         "'blocks.0.attn.c_attn'; call merge_and_unload"):
+    with pytest.raises(
+        ValueError,
+        match="model already has 8 LoRA layers, e.g. "
+        "'blocks.0.attn.c_attn'; call merge_and_unload",
+    ):
         apply_lora(model, TARGETS, r=2, lora_alpha=4)
     n = sum(p.numel() for p in model.parameters() if p.requires_grad)
     assert n > 0  # the first adapters were not frozen by the refused call
@@ -254,19 +311,25 @@ def test_dropout_only_in_training() -> None:
     assert not torch.allclose(layer(x), layer(x))
 
 
-ANY = st.one_of(st.integers(-3, 40), st.floats(allow_nan=True), st.booleans(),
-                st.none(), st.text(max_size=2))
+ANY = st.one_of(
+    st.integers(-3, 40),
+    st.floats(allow_nan=True),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=2),
+)
 
 
 @settings(max_examples=150, deadline=None)
-@given(fan_in=st.integers(1, 12), fan_out=st.integers(1, 12), r=ANY, alpha=ANY,
-       dropout=ANY)
+@given(
+    fan_in=st.integers(1, 12), fan_out=st.integers(1, 12), r=ANY, alpha=ANY, dropout=ANY
+)
 def test_constructor_property(fan_in, fan_out, r, alpha, dropout) -> None:
     """Any arguments: a layer that starts at its base, or our ValueError."""
     base = nn.Linear(fan_in, fan_out)
     try:
         layer = LoRALinear(base, r=r, lora_alpha=alpha, lora_dropout=dropout)
-    except ValueError as err:
+    except (TypeError, ValueError) as err:
         assert str(err).startswith("LoRA ")
         return
     assert isinstance(r, int) and 1 <= r <= min(fan_in, fan_out)

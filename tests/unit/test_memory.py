@@ -5,9 +5,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snippets.memory import (MemoryEstimate, estimate_training_bytes,
-                             measured_training_bytes, saved_activation_bytes,
-                             tensor_bytes)
+from snippets.memory import (
+    MemoryEstimate,
+    estimate_training_bytes,
+    measured_training_bytes,
+    saved_activation_bytes,
+    tensor_bytes,
+)
 from snippets.models.gpt import GPT, GPTConfig
 
 
@@ -64,8 +68,11 @@ def test_gradient_accumulation_equals_the_big_batch() -> None:
 
 def test_meta_device_allocates_nothing() -> None:
     with torch.device("meta"):
-        model = GPT(GPTConfig(vocab_size=50304, block_size=2048, n_layer=24,
-                              n_head=16, d_model=2048))
+        model = GPT(
+            GPTConfig(
+                vocab_size=50304, block_size=2048, n_layer=24, n_head=16, d_model=2048
+            )
+        )
     n = sum(p.numel() for p in model.parameters())
     assert n == 1_315_276_800
     assert all(p.is_meta for p in model.parameters())
@@ -74,7 +81,9 @@ def test_meta_device_allocates_nothing() -> None:
 def test_activation_measure_refuses_the_meta_device() -> None:
     with torch.device("meta"):
         model = GPT(GPTConfig(block_size=16, n_layer=1, n_head=2, d_model=16))
-    with pytest.raises(ValueError, match="measures real tensors; the model is on the meta"):
+    with pytest.raises(
+        ValueError, match="measures real tensors; the model is on the meta"
+    ):
         saved_activation_bytes(model, lambda: model(_x(1).to("meta"))[0].sum())
 
 
@@ -118,26 +127,53 @@ def test_tensor_bytes_counts_a_storage_once() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kw", "message"),
+    ("kw", "error", "message"),
     [
-        ({"n_params": -1, "n_trainable": 0}, "n_params must be >= 0, got -1"),
-        ({"n_params": 10, "n_trainable": -5}, "n_trainable must be >= 0, got -5"),
-        ({"n_params": 10, "n_trainable": 11}, "n_trainable=11 is more than n_params"),
-        ({"n_params": 10, "n_trainable": 10, "bytes_per_value": "bf16"},
-         "bytes_per_value must be an integer, got 'bf16'"),
-        ({"n_params": 10, "n_trainable": 10, "bytes_per_value": 0},
-         "bytes_per_value must be >= 1, got 0"),
-        ({"n_params": 10.5, "n_trainable": 1}, "n_params must be an integer"),
-        ({"n_params": 10, "n_trainable": 1, "states": -2}, "states must be >= 0"),
+        (
+            {"n_params": -1, "n_trainable": 0},
+            ValueError,
+            "n_params must be >= 0, got -1",
+        ),
+        (
+            {"n_params": 10, "n_trainable": -5},
+            ValueError,
+            "n_trainable must be >= 0, got -5",
+        ),
+        (
+            {"n_params": 10, "n_trainable": 11},
+            ValueError,
+            "n_trainable=11 is more than n_params",
+        ),
+        (
+            {"n_params": 10, "n_trainable": 10, "bytes_per_value": "bf16"},
+            TypeError,
+            "bytes_per_value must be an integer, got 'bf16'",
+        ),
+        (
+            {"n_params": 10, "n_trainable": 10, "bytes_per_value": 0},
+            ValueError,
+            "bytes_per_value must be >= 1, got 0",
+        ),
+        (
+            {"n_params": 10.5, "n_trainable": 1},
+            TypeError,
+            "n_params must be an integer",
+        ),
+        (
+            {"n_params": 10, "n_trainable": 1, "states": -2},
+            ValueError,
+            "states must be >= 0",
+        ),
     ],
 )
-def test_estimate_refuses_bad_sizes(kw, message) -> None:
-    with pytest.raises(ValueError, match=message):
+def test_estimate_refuses_bad_sizes(kw, error, message) -> None:
+    with pytest.raises(error, match=message):
         estimate_training_bytes(**kw)
 
 
-ANY = st.one_of(st.integers(-10, 10**12), st.floats(), st.booleans(), st.none(),
-                st.text(max_size=4))
+ANY = st.one_of(
+    st.integers(-10, 10**12), st.floats(), st.booleans(), st.none(), st.text(max_size=4)
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -146,9 +182,11 @@ def test_estimate_property(n, n_t, b, k) -> None:
     """Any input: the formula's bytes, each part >= 0, or our ValueError."""
     try:
         est = estimate_training_bytes(n, n_t, bytes_per_value=b, states=k)
-    except ValueError as err:
-        assert any(name in str(err) for name in
-                   ("n_params", "n_trainable", "bytes_per_value", "states"))
+    except (TypeError, ValueError) as err:
+        assert any(
+            name in str(err)
+            for name in ("n_params", "n_trainable", "bytes_per_value", "states")
+        )
         return
     assert isinstance(est, MemoryEstimate)
     assert est.params == b * n and est.grads == b * n_t and est.optimizer == k * b * n_t

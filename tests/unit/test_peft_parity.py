@@ -10,8 +10,13 @@ import pytest
 import torch
 from torch import nn
 
-from snippets.lora import (apply_lora, lora_layers, merge_and_unload, read_adapter,
-                           save_adapter)
+from snippets.lora import (
+    apply_lora,
+    lora_layers,
+    merge_and_unload,
+    read_adapter,
+    save_adapter,
+)
 
 peft = pytest.importorskip("peft")
 
@@ -35,8 +40,9 @@ def _pair() -> tuple[nn.Module, nn.Module, nn.Module]:
     base = TinyMLP()
     ours = copy.deepcopy(base)
     apply_lora(ours, TARGETS, r=R, lora_alpha=ALPHA)
-    config = peft.LoraConfig(r=R, lora_alpha=ALPHA, lora_dropout=0.0,
-                             target_modules=TARGETS)
+    config = peft.LoraConfig(
+        r=R, lora_alpha=ALPHA, lora_dropout=0.0, target_modules=TARGETS
+    )
     theirs = peft.inject_adapter_in_model(config, copy.deepcopy(base))
     # B starts at zero in both; give it random values so the adapter path is exercised.
     for name in TARGETS:
@@ -50,7 +56,7 @@ def _pair() -> tuple[nn.Module, nn.Module, nn.Module]:
 
 
 def test_same_trainable_parameters_and_scaling() -> None:
-    base, ours, theirs = _pair()
+    _, ours, theirs = _pair()
     n_ours = sum(p.numel() for p in ours.parameters() if p.requires_grad)
     n_theirs = sum(p.numel() for p in theirs.parameters() if p.requires_grad)
     assert n_ours == n_theirs == R * (12 + 16) + R * (16 + 5)
@@ -64,23 +70,27 @@ def test_same_outputs_and_gradients() -> None:
     y1, y2 = ours(x1), theirs(x2)
     assert (y1 - base(x)).abs().max() > 0.1  # the adapters really change the output
     torch.testing.assert_close(y1, y2, rtol=1e-5, atol=1e-6)
-    (y1 ** 2).sum().backward()
-    (y2 ** 2).sum().backward()
+    (y1**2).sum().backward()
+    (y2**2).sum().backward()
     torch.testing.assert_close(x1.grad, x2.grad, rtol=1e-5, atol=1e-6)
     for name in TARGETS:
         a, b = getattr(ours, name), getattr(theirs, name)
         for mine, ref in ((a.lora_A, b.lora_A), (a.lora_B, b.lora_B)):
-            torch.testing.assert_close(mine.weight.grad, ref["default"].weight.grad,
-                                       rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(
+                mine.weight.grad, ref["default"].weight.grad, rtol=1e-5, atol=1e-6
+            )
         assert a.base_layer.weight.grad is None and b.base_layer.weight.grad is None
 
 
 def test_same_merged_weights() -> None:
-    base, ours, theirs = _pair()
+    _, ours, theirs = _pair()
     for name in TARGETS:
-        torch.testing.assert_close(getattr(ours, name).delta_weight(),
-                                   getattr(theirs, name).get_delta_weight("default"),
-                                   rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(
+            getattr(ours, name).delta_weight(),
+            getattr(theirs, name).get_delta_weight("default"),
+            rtol=1e-5,
+            atol=1e-6,
+        )
     assert len(lora_layers(ours)) == 2
     merged = merge_and_unload(ours)
     x = torch.randn(3, 12)
@@ -93,10 +103,17 @@ def test_our_adapter_file_rebuilds_the_peft_model(tmp_path) -> None:
     save_adapter(ours, tmp_path / "a.safetensors")
     config, tensors = read_adapter(tmp_path / "a.safetensors")
     assert config["target_modules"] == TARGETS
-    theirs = peft.get_peft_model(copy.deepcopy(base), peft.LoraConfig(
-        r=config["r"], lora_alpha=config["lora_alpha"],
-        lora_dropout=config["lora_dropout"], target_modules=config["target_modules"]))
+    theirs = peft.get_peft_model(
+        copy.deepcopy(base),
+        peft.LoraConfig(
+            r=config["r"],
+            lora_alpha=config["lora_alpha"],
+            lora_dropout=config["lora_dropout"],
+            target_modules=config["target_modules"],
+        ),
+    )
     peft.set_peft_model_state_dict(
-        theirs, {f"base_model.model.{k}": v for k, v in tensors.items()})
+        theirs, {f"base_model.model.{k}": v for k, v in tensors.items()}
+    )
     x = torch.randn(4, 12)
     torch.testing.assert_close(ours(x), theirs(x), rtol=1e-5, atol=1e-6)
