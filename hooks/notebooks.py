@@ -40,7 +40,6 @@ import platform
 import re
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -333,17 +332,15 @@ def _expander(config: MkDocsConfig):
 
 
 def execute_all(config: MkDocsConfig) -> None:
-    """Execute (or take from the cache) every notebook once, concurrently."""
+    """Execute (or take from the cache) every notebook once, one after the other.
+
+    (nbclient clients in threads deadlocked here; the code is CPU-bound torch anyway.)
+    """
     root, expand = _root(config), _expander(config)
-    todo = [s for s in sources(root) if str(s) not in _executed]
-
-    def one(source: Path):
-        outputs, record, _ = executed_code(source, root, expand)
-        return str(source), (outputs, record)
-
-    workers = max(1, min(len(todo), os.cpu_count() or 1, 4))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        _executed.update(pool.map(one, todo))
+    for source in sources(root):
+        if str(source) not in _executed:
+            outputs, record, _ = executed_code(source, root, expand)
+            _executed[str(source)] = (outputs, record)
 
 
 def on_startup(command: str, dirty: bool) -> None:
@@ -351,8 +348,10 @@ def on_startup(command: str, dirty: bool) -> None:
 
 
 def on_pre_build(config: MkDocsConfig) -> None:
-    if not _i18n(config).building or not _executed:
+    if not _i18n(config).building:
         _executed.clear()  # a new build (serve rebuilds): look at the sources again
+        _pages.clear()
+        _stylesheets.clear()
 
 
 # --- pages ------------------------------------------------------------------------------
@@ -433,7 +432,9 @@ def _images_with_alt(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-STYLE = re.compile(r'<style type="text/css">(.*?)</style>', re.DOTALL)
+MATHJAX = re.compile(r'<script src="">\s*</script>|<script[^>]*mathjax[^>]*>.*?</script>'
+                     r"|<!-- MathJax configuration -->", re.DOTALL | re.IGNORECASE)
+STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.DOTALL)
 HEADING = re.compile(r'<h(?P<level>[1-6]) id="[^"]*">(?P<text>.*?)'
                      r'<a class="anchor-link" href="#[^"]*">(?P<mark>.*?)</a></h(?P=level)>',
                      re.DOTALL)
@@ -510,7 +511,7 @@ def render(nb: nbformat.NotebookNode, config: MkDocsConfig | None = None,
         path = Path(tmp) / "notebook.ipynb"
         nbformat.write(_images_with_alt(nb), path)
         body = compat.notebook_html(path)
-    body = re.sub(r"<script[^>]*mathjax[^>]*>\s*</script>", "", body, flags=re.IGNORECASE)
+    body = MATHJAX.sub("", body)  # formulas are rendered by KaTeX at build time
     css = "\n".join(STYLE.findall(body))
     body = STYLE.sub("", body)
     name = f"notebook-{hashlib.sha256(css.encode()).hexdigest()[:12]}.css"

@@ -1,7 +1,8 @@
 """Benchmark the site build as a writer meets it; prints JSON.
 
 Works on a copy of the working tree (tracked and untracked files, not ``build/`` or
-``site/``), so edits and caches never touch the repository:
+``site/``; ``--ref HEAD`` copies a commit instead), so edits and caches never touch the
+repository:
 
 * ``cold``: first build, no notebook or figure cache;
 * ``warm``: the same build again, nothing changed;
@@ -30,7 +31,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SKIP = {".git", ".venv", "node_modules", "build", "site", ".pytest_cache", "__pycache__"}
 
 
-def copy_tree(target: Path) -> None:
+def copy_tree(target: Path, ref: str | None = None) -> None:
+    if ref is not None:
+        archive = subprocess.run(["git", "archive", ref], cwd=ROOT, capture_output=True,
+                                 check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+        (target / "node_modules").symlink_to(ROOT / "node_modules")
+        return
     listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"],
                             cwd=ROOT, capture_output=True, check=True).stdout
     for name in filter(None, listed.decode().split("\0")):
@@ -43,7 +50,8 @@ def copy_tree(target: Path) -> None:
 
 
 def build(project: Path) -> float:
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    # The copy's own snippets package, also in the notebook kernels (not the editable one).
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "PYTHONPATH": str(project)}
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d",
                              str(project / "site")], cwd=project, env=env,
@@ -58,6 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--page", default="en/practice.md", help="page edited (docs/...)")
     parser.add_argument("--snippet", default="snippets/models/simplenet.py")
+    parser.add_argument("--ref", help="benchmark this commit instead of the working tree")
     parser.add_argument("--skip-cold", action="store_true",
                         help="reuse the repository's build/ caches (warm start)")
     args = parser.parse_args()
@@ -66,7 +75,7 @@ def main() -> None:
                                   "python": platform.python_version()}
     with tempfile.TemporaryDirectory(prefix="bench-site-") as tmp:
         project = Path(tmp)
-        copy_tree(project)
+        copy_tree(project, args.ref)
         if args.skip_cold:
             for cache in ("notebook-cache", "figure-cache"):
                 if (ROOT / "build" / cache).is_dir():

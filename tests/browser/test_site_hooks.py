@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import nbformat
 import pytest
 from browsersite import ROOT
 
@@ -129,3 +130,63 @@ def test_a_failing_cell_or_an_image_without_alt_fails_naming_notebook_and_cell(
     with pytest.raises(NotebookError, match=r"broken\.py:9: notebook cell 3 \(zh\) shows an "
                                             r"image without alt text"):
         execute(notebook_for(source, "zh"), source, "zh")
+
+
+CACHED = '''# %% [markdown] lang="zh"
+# # 缓存
+# %% [markdown] lang="en"
+# # Cache
+# %%
+import base64
+from IPython.display import Image, display
+print(open({data!r}).read())
+display(Image(base64.b64decode('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8'
+                               'z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=='),
+              metadata={{"alt": {{"zh": "一个点", "en": "one dot"}}}}))
+'''
+
+
+@pytest.mark.slow
+def test_notebook_executes_once_per_content_and_never_shows_a_stale_result(
+        tmp_path: Path) -> None:
+    from hooks.notebooks import executed_code, language_notebook
+
+    (tmp_path / "snippets").mkdir()
+    (tmp_path / "snippets" / "__init__.py").write_text("", "utf-8")
+    data = tmp_path / "data.txt"
+    data.write_text("first", "utf-8")
+    (tmp_path / "notebooks").mkdir()
+    source = tmp_path / "notebooks" / "demo.py"
+    source.write_text(CACHED.format(data=str(data)), "utf-8")
+
+    outputs, record, cached = executed_code(source, tmp_path, None)
+    assert not cached and record["torch"] and outputs[0][0]["text"] == "first\n"
+    assert record == executed_code(source, tmp_path, None)[1]
+    assert executed_code(source, tmp_path, None)[2], "an unchanged notebook ran again"
+    zh = language_notebook(source, "zh", outputs)
+    en = language_notebook(source, "en", outputs)
+    assert [c.source for c in zh.cells][1:] == [c.source for c in en.cells][1:]
+    alts = [nb.cells[1].outputs[1]["metadata"]["image/png"]["alt"] for nb in (zh, en)]
+    assert alts == ["一个点", "one dot"]
+
+    data.write_text("second", "utf-8")  # a file the code read changed
+    outputs, _, cached = executed_code(source, tmp_path, None)
+    assert not cached and outputs[0][0]["text"] == "second\n"
+    (tmp_path / "snippets" / "extra.py").write_text("X = 1\n", "utf-8")  # the package
+    assert not executed_code(source, tmp_path, None)[2]
+
+
+def test_notebook_html_has_stable_heading_ids_katex_math_and_no_inline_css() -> None:
+    from hooks.notebooks import render
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# 训练一个模型\n\n损失 $L = -\\log p$。\n\n"
+                                              "## 训练一个模型\n\n$$y = Wx + b$$"),
+                nbformat.v4.new_code_cell("print(1)")]
+    body, tokens, css = render(nb)
+    assert [(t["id"], [c["id"] for c in t["children"]]) for t in tokens] == [
+        ("训练一个模型", ["训练一个模型_1"])]
+    assert 'id="训练一个模型"' in body and 'href="#训练一个模型_1"' in body
+    assert body.count('class="katex"') == 2 and 'class="katex-display"' in body
+    assert "$L" not in body and "$$" not in body  # no TeX left in the text
+    assert "<style" not in body and css.startswith("notebook-") and css.endswith(".css")
