@@ -52,7 +52,7 @@ class AudioConfig:
 # --8<-- [end:config]
 
 
-# --8<-- [start:signals]
+# --8<-- [start:clip]
 def make_clip(kind: str, cfg: AudioConfig, generator: torch.Generator) -> torch.Tensor:
     """One clip ``(num_samples,)`` of the given kind with random parameters.
 
@@ -64,6 +64,7 @@ def make_clip(kind: str, cfg: AudioConfig, generator: torch.Generator) -> torch.
         cfg: sample rate, length, frequency range and noise level.
         generator: the source of randomness (seeded by the caller).
     """
+
     def uniform(low: float, high: float) -> float:
         return low + (high - low) * torch.rand((), generator=generator).item()
 
@@ -87,12 +88,17 @@ def make_clip(kind: str, cfg: AudioConfig, generator: torch.Generator) -> torch.
         x = torch.randn(cfg.num_samples, generator=generator)
     else:
         raise ValueError(
-            f"unknown clip kind {kind!r}; choose one of {', '.join(CLASSES)}")
+            f"unknown clip kind {kind!r}; choose one of {', '.join(CLASSES)}"
+        )
     noise_std = uniform(0.0, cfg.noise_max)
     noise = noise_std * torch.randn(cfg.num_samples, generator=generator)
     return uniform(0.5, 1.0) * x + noise
 
 
+# --8<-- [end:clip]
+
+
+# --8<-- [start:dataset]
 def make_dataset(cfg: AudioConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """``clips_per_class`` clips of every kind, shuffled.
 
@@ -109,7 +115,9 @@ def make_dataset(cfg: AudioConfig) -> tuple[torch.Tensor, torch.Tensor]:
             labels.append(label)
     order = torch.randperm(len(labels), generator=generator)
     return torch.stack(clips)[order], torch.tensor(labels)[order]  # (N, S), (N,)
-# --8<-- [end:signals]
+
+
+# --8<-- [end:dataset]
 
 
 # --8<-- [start:features]
@@ -129,12 +137,16 @@ def log_spectrogram(clips: torch.Tensor, n_fft: int, hop_length: int) -> torch.T
     """
     if clips.dim() != 2:
         raise ValueError(
-            f"clips must be (batch, samples), got shape {tuple(clips.shape)}")
+            f"clips must be (batch, samples), got shape {tuple(clips.shape)}"
+        )
     window = torch.hann_window(n_fft, device=clips.device)
-    spec = torch.stft(clips, n_fft=n_fft, hop_length=hop_length, window=window,
-                      return_complex=True)  # (B, F, T) complex
+    spec = torch.stft(
+        clips, n_fft=n_fft, hop_length=hop_length, window=window, return_complex=True
+    )  # (B, F, T) complex
     # 1e-3 floors silent bins so the log stays finite and the range stays moderate
     return torch.log(spec.abs() + 1e-3).unsqueeze(1)  # (B, 1, F, T)
+
+
 # --8<-- [end:features]
 
 
@@ -153,21 +165,30 @@ class SpectrogramCNN(nn.Module):
         num_classes: number of output logits.
     """
 
-    def __init__(self, freq_bins: int, frames: int, channels: int = 8,
-                 num_classes: int = len(CLASSES)) -> None:
+    def __init__(
+        self,
+        freq_bins: int,
+        frames: int,
+        channels: int = 8,
+        num_classes: int = len(CLASSES),
+    ) -> None:
         super().__init__()
         if freq_bins < 4 or frames < 4:
             raise ValueError(
                 "SpectrogramCNN needs an image of at least 4x4, "
-                f"got {freq_bins}x{frames}")
+                f"got {freq_bins}x{frames}"
+            )
         if channels < 1 or num_classes < 2:
             raise ValueError(
                 f"SpectrogramCNN needs channels >= 1 and num_classes >= 2, "
-                f"got {channels} and {num_classes}")
+                f"got {channels} and {num_classes}"
+            )
         self.features = nn.Sequential(
-            nn.Conv2d(1, channels, kernel_size=3, padding=1), nn.ReLU(),
+            nn.Conv2d(1, channels, kernel_size=3, padding=1),
+            nn.ReLU(),
             nn.MaxPool2d(2),  # (F, T) -> (F // 2, T // 2)
-            nn.Conv2d(channels, 2 * channels, kernel_size=3, padding=1), nn.ReLU(),
+            nn.Conv2d(channels, 2 * channels, kernel_size=3, padding=1),
+            nn.ReLU(),
             nn.MaxPool2d(2),  # -> (F // 4, T // 4)
         )
         n_features = 2 * channels * (freq_bins // 4) * (frames // 4)
@@ -176,6 +197,8 @@ class SpectrogramCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(x)  # (B, 2C, F // 4, T // 4)
         return self.head(x.flatten(1))  # (B, 2C * (F // 4) * (T // 4)) -> (B, classes)
+
+
 # --8<-- [end:model]
 
 

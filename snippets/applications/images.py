@@ -32,6 +32,8 @@ class DigitsConfig:
     train: TrainConfig = field(  # the training chapter's loop settings
         default_factory=lambda: TrainConfig(progress=False)
     )
+
+
 # --8<-- [end:config]
 
 
@@ -62,6 +64,8 @@ def train_digits(
     )
     test = evaluate(model, make_loader(test_set, 256, shuffle=False), device)
     return model, history, test["accuracy"]
+
+
 # --8<-- [end:train]
 
 
@@ -97,6 +101,8 @@ def mistakes(
     order = confidence[wrong].argsort(descending=True)
     wrong = wrong[order]
     return wrong, predicted[wrong], confidence[wrong]
+
+
 # --8<-- [end:predict]
 
 

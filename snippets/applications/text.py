@@ -33,19 +33,33 @@ from snippets.train import TrainConfig, evaluate, train
 # --8<-- [start:templates]
 INTENTS = ("weather", "music", "alarm", "translate")
 TEMPLATES = {
-    "weather": ["will it {sky} in {city} {when}",
-                "what is the weather in {city} {when}",
-                "do i need an umbrella {when}", "how cold is it in {city}",
-                "is it going to {sky} {when}"],
-    "music": ["play some {genre} music", "put on a {genre} song {when}",
-              "i want to hear {genre}", "turn up the {genre} playlist",
-              "play {genre} in the {room}"],
-    "alarm": ["wake me up at {clock} {when}", "set an alarm for {clock}",
-              "set a timer for {minutes} minutes", "remind me at {clock} {when}",
-              "cancel the alarm at {clock}"],
-    "translate": ["how do you say {word} in {language}",
-                  "translate {word} into {language}", "what is {word} in {language}",
-                  "say {word} in {language} {when}"],
+    "weather": [
+        "will it {sky} in {city} {when}",
+        "what is the weather in {city} {when}",
+        "do i need an umbrella {when}",
+        "how cold is it in {city}",
+        "is it going to {sky} {when}",
+    ],
+    "music": [
+        "play some {genre} music",
+        "put on a {genre} song {when}",
+        "i want to hear {genre}",
+        "turn up the {genre} playlist",
+        "play {genre} in the {room}",
+    ],
+    "alarm": [
+        "wake me up at {clock} {when}",
+        "set an alarm for {clock}",
+        "set a timer for {minutes} minutes",
+        "remind me at {clock} {when}",
+        "cancel the alarm at {clock}",
+    ],
+    "translate": [
+        "how do you say {word} in {language}",
+        "translate {word} into {language}",
+        "what is {word} in {language}",
+        "say {word} in {language} {when}",
+    ],
 }
 SLOTS = {
     "sky": ["rain", "snow", "be sunny", "be windy"],
@@ -107,6 +121,10 @@ def generate_sentences(per_intent: int, seed: int = 0) -> tuple[list[str], list[
     return [s for s, _ in pairs], [y for _, y in pairs]
 
 
+# --8<-- [end:corpus]
+
+
+# --8<-- [start:vocab]
 PAD, UNK = "<pad>", "<unk>"
 
 
@@ -135,7 +153,9 @@ def encode(sentences: list[str], vocab: dict[str, int], max_len: int) -> torch.T
         ids = [vocab.get(word, vocab[UNK]) for word in words]
         rows.append(ids + [vocab[PAD]] * (max_len - len(ids)))
     return torch.tensor(rows, dtype=torch.long)  # (N, max_len)
-# --8<-- [end:corpus]
+
+
+# --8<-- [end:vocab]
 
 
 # --8<-- [start:model]
@@ -151,13 +171,15 @@ class BagOfWords(nn.Module):
         num_classes: number of output logits.
     """
 
-    def __init__(self, vocab_size: int, dim: int = 16,
-                 num_classes: int = len(INTENTS)) -> None:
+    def __init__(
+        self, vocab_size: int, dim: int = 16, num_classes: int = len(INTENTS)
+    ) -> None:
         super().__init__()
         if vocab_size < 2 or dim < 1 or num_classes < 2:
             raise ValueError(
                 f"BagOfWords needs vocab_size >= 2, dim >= 1, num_classes >= 2, "
-                f"got {vocab_size}, {dim}, {num_classes}")
+                f"got {vocab_size}, {dim}, {num_classes}"
+            )
         # padding_idx=0: <pad> is left out of the mean and never receives a gradient
         self.embed = nn.EmbeddingBag(vocab_size, dim, mode="mean", padding_idx=0)
         self.head = nn.Linear(dim, num_classes)
@@ -165,6 +187,8 @@ class BagOfWords(nn.Module):
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         h = self.embed(ids)  # (B, L) token ids -> (B, dim): one bag per row
         return self.head(h)  # (B, num_classes)
+
+
 # --8<-- [end:model]
 
 

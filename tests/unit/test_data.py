@@ -76,5 +76,6 @@ def test_train_test_is_the_same_split_and_can_be_flat() -> None:
     assert train_flat.tensors[0].shape == (1257, 64)
     assert test_flat.tensors[0].shape == (360, 64)
     # row-major flattening: pixel (r, c) is feature 8 r + c
-    assert torch.equal(train_flat.tensors[0][:, 8 * 3 + 5], train.tensors[0][:, 0, 3, 5])
+    pixels = train_flat.tensors[0]  # (1257, 64)
+    assert torch.equal(pixels[:, 8 * 3 + 5], train.tensors[0][:, 0, 3, 5])
     assert torch.equal(train_flat.tensors[1], train.tensors[1])

@@ -68,5 +68,6 @@ def test_predict_gives_probabilities_and_mistakes_are_the_wrong_ones() -> None:
 
 
 def test_images_without_a_channel_are_refused_by_name() -> None:
-    with pytest.raises(ValueError, match=r"must be \(N, 1, 8, 8\), got shape \(2, 8, 8\)"):
+    message = r"must be \(N, 1, 8, 8\), got shape \(2, 8, 8\)"
+    with pytest.raises(ValueError, match=message):
         predict(DigitsCNN(), torch.zeros(2, 8, 8))
