@@ -34,3 +34,12 @@ def test_non_positive_sizes_are_refused(bad: dict) -> None:
     name, value = next(iter(bad.items()))
     with pytest.raises(ValueError, match=f"SimpleNet {name} must be >= 1, got {value}"):
         SimpleNet(**sizes)
+
+
+def test_images_are_flattened_to_features() -> None:
+    torch.manual_seed(0)
+    model = SimpleNet(input_size=64, output_size=10, hidden_size=8)
+    images = torch.randn(3, 1, 8, 8)
+    torch.testing.assert_close(model(images), model(images.reshape(3, 64)))
+    with pytest.raises(RuntimeError, match="cannot be multiplied"):
+        model(torch.randn(3, 1, 4, 4))  # 16 features for a 64-feature layer
