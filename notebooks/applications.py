@@ -9,8 +9,8 @@
 # %% [markdown] lang="zh"
 # # 应用 notebook：图像、文本、音频三个分类任务
 #
-# 这是「应用」一章三个例子的完整版，整理成一个可以从头运行到尾的 notebook：
-# 同一个训练循环 `fit`（AdamW 最小化交叉熵，批次顺序来自私有的带种子生成器）依次训练
+# 这是“实际应用场景”一章三个例子的完整版，整理成一个可以从头运行到尾的 notebook：
+# 同一个训练循环 `train`（GPU 训练一章的循环：AdamW、预热加余弦的学习率、梯度裁剪）依次训练
 # 手写数字识别（小型 CNN）、意图分类（词袋模型 `EmbeddingBag`）和声音类型识别（STFT 对数频谱 + CNN）。三份数据都不需要下载：数字图像随 scikit-learn 安装，
 # 句子和音频由代码按固定种子生成。
 #
@@ -22,8 +22,8 @@
 # # Applications notebook: images, text and audio
 #
 # The *Applications* chapter's three examples as one notebook you can run top to bottom:
-# one training loop, `fit` (AdamW on the cross-entropy, batches in an order drawn from a
-# private seeded generator), trains a digit recogniser (a small CNN), an intent classifier
+# one training loop, `train` from the GPU training chapter (AdamW, warmup and cosine
+# learning rate, gradient clipping), trains a digit recogniser (a small CNN), an intent classifier
 # (a bag-of-words `EmbeddingBag`) and a sound classifier (an STFT log-spectrogram and a
 # CNN).
 # No data is downloaded: the digits come with scikit-learn, the sentences and the audio
@@ -44,8 +44,9 @@ import torch
 from IPython.display import Image, display
 
 from snippets.applications.audio import CLASSES, AudioConfig, make_dataset, train_audio
-from snippets.applications.images import DigitsConfig, train_digits
+from snippets.applications.images import DigitsConfig, mistakes, train_digits
 from snippets.applications.text import INTENTS, TextConfig, encode, train_text
+from snippets.data import digits_datasets
 
 matplotlib.use("Agg")  # render off-screen; figures are shown as PNGs below
 import matplotlib.pyplot as plt  # noqa: E402
@@ -70,27 +71,57 @@ def show(fig, alt: dict[str, str]) -> None:
 # %% [markdown] lang="zh"
 # ## 图像：手写数字
 #
-# 1797 张 8 × 8 的灰度数字图像，四分之一（按类别分层）留作测试。模型是两组
-# 「卷积 + ReLU + 池化」加一个线性层，约 6000 个参数。
+# 1797 张 8 × 8 的灰度数字图像，按全书统一的划分（按类别分层）分成 70% 训练集、10% 验证集和
+# 20% 测试集。模型是 GPU 训练一章的 `DigitsCNN`：两组“卷积 + ReLU + 池化”加一个线性层，
+# 21,386 个参数。
 
 # %% [markdown] lang="en"
 # ## Images: handwritten digits
 #
-# 1797 grey-scale digits of 8 × 8 pixels; a quarter, stratified by digit, is held out for
-# testing. The model is two blocks of convolution, ReLU and pooling plus a linear head,
-# about 6000 parameters.
+# 1797 grey-scale digits of 8 × 8 pixels in the handbook's one split, stratified by digit:
+# 70% training, 10% validation and 20% test images. The model is the `DigitsCNN` of the
+# GPU training chapter, two blocks of convolution, ReLU and pooling plus a linear head,
+# 21,386 parameters.
 
 # %%
-digits_model, digits_losses, digits_acc = train_digits(DigitsConfig())
+digits_model, digits_history, digits_acc = train_digits(DigitsConfig())
+digits_losses = [row["train_loss"] for row in digits_history]
 print(sum(p.numel() for p in digits_model.parameters()), "parameters")
 print(f"loss {digits_losses[0]:.2f} -> {digits_losses[-1]:.2f}")
 print(f"test accuracy: {digits_acc:.2f}")
 assert digits_acc > 0.9  # chance is 0.1
 
 # %% [markdown] lang="zh"
+# 下图是测试集中答错的全部图片，按模型的把握从高到低排列；每张图上方是“真实标签 → 预测”和模型给预测的概率。
+# 有几张错得很自信：softmax 给出的概率并不等于答对的可能性。
+
+# %% [markdown] lang="en"
+# The figure shows every test image the model gets wrong, most confident first; above each
+# image are "label → prediction" and the probability the model gave its prediction. Some
+# mistakes are confident: a softmax probability is not the chance of being right.
+
+# %%
+test_images, test_labels = digits_datasets(seed=0)[2].tensors
+wrong, predicted, confidence = mistakes(digits_model, test_images, test_labels)
+fig, axes = plt.subplots(1, len(wrong), figsize=(1.2 * len(wrong), 1.7), squeeze=False)
+cases = list(zip(wrong.tolist(), predicted.tolist(), confidence.tolist()))
+for ax, (i, p, c) in zip(axes[0], cases):
+    ax.imshow(test_images[i, 0], cmap="gray_r")
+    ax.set_title(f"{test_labels[i].item()} → {p}\n{c:.2f}", fontsize=9)
+    ax.axis("off")
+fig.tight_layout()
+listing_zh = "；".join(f"{test_labels[i].item()} 被认成 {p}（{c:.2f}）" for i, p, c in cases)
+listing_en = "; ".join(f"{test_labels[i].item()} read as {p} ({c:.2f})" for i, p, c in cases)
+show(fig, {
+    "zh": f"测试集中答错的 {len(cases)} 张手写数字，按模型的把握从高到低：{listing_zh}",
+    "en": f"The {len(cases)} test digits the model gets wrong, most confident first: "
+          f"{listing_en}",
+})
+
+# %% [markdown] lang="zh"
 # ## 文本：意图分类
 #
-# 四种意图（天气、音乐、闹钟、翻译）的句子由模板和词表按固定种子生成；「please」「hey」
+# 四种意图（天气、音乐、闹钟、翻译）的句子由模板和词表按固定种子生成；“please”“hey”
 # 这类客套词在各意图间共用，不会单凭一个高频词泄露答案。模型是 fastText 式的词袋：
 # 对句中词向量取平均，再接一个线性层。
 
@@ -104,12 +135,14 @@ assert digits_acc > 0.9  # chance is 0.1
 
 # %%
 text_cfg = TextConfig()
-text_model, vocab, text_losses, text_acc = train_text(text_cfg)
+text_model, vocab, text_history, text_acc = train_text(text_cfg)
+text_losses = [row["train_loss"] for row in text_history]
 print(f"vocabulary: {len(vocab)} words")
 print(f"loss {text_losses[0]:.2f} -> {text_losses[-1]:.2f}")
 print(f"test accuracy: {text_acc:.2f}")
 assert text_acc > 0.9  # chance is 0.25
 queries = ["could you play some jazz", "will it snow in lima", "translate water"]
+text_model.eval()
 with torch.no_grad():
     predicted = text_model(encode(queries, vocab, text_cfg.max_len)).argmax(dim=1)
 for query, label in zip(queries, predicted.tolist()):
@@ -119,7 +152,7 @@ for query, label in zip(queries, predicted.tolist()):
 # ## 音频：是什么声音？
 #
 # 四类短音频由代码生成：正弦波、方波（奇次谐波）、线性扫频（chirp）和白噪声，振幅、相位、
-# 频率和附加噪声都随机。`torch.stft` 把波形变成「频率 × 时间」的幅度图，取对数压缩动态范围，
+# 频率和附加噪声都随机。`torch.stft` 把波形变成“频率 × 时间”的幅度图，取对数压缩动态范围，
 # 再交给一个小 CNN 分类。
 
 # %% [markdown] lang="en"
@@ -142,7 +175,7 @@ print(tuple(clips.shape), "->", tuple(features.shape))  # (N, S) -> (N, 1, F, T)
 # 下图每类各取一段生成的音频，上排是前 128 个采样点（32 毫秒）的波形，下排是整段的对数频谱：
 # 正弦波是一条水平线，方波是基频加上奇数倍频的一排横线，扫频是一条斜线，噪声铺满所有频率。
 # 这正是卷积网络要学会分辨的图样。采样率 4000 Hz 时只能表示 2000 Hz 以下的频率，
-# 更高的谐波会「混叠」到较低的频率上，所以图中的方波选的是基频在 250–400 Hz 之间
+# 更高的谐波会“混叠”到较低的频率上，所以图中的方波选的是基频在 250–400 Hz 之间
 # （3 次、5 次谐波都落在图内）、附加噪声最小的一段。
 
 # %% [markdown] lang="en"
@@ -205,7 +238,8 @@ show(fig, {
 })
 
 # %%
-audio_model, audio_losses, audio_acc = train_audio(audio_cfg)
+audio_model, audio_history, audio_acc = train_audio(audio_cfg)
+audio_losses = [row["train_loss"] for row in audio_history]
 print(sum(p.numel() for p in audio_model.parameters()), "parameters")
 print(f"loss {audio_losses[0]:.2f} -> {audio_losses[-1]:.2f}")
 print(f"test accuracy: {audio_acc:.2f}")
