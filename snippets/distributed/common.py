@@ -15,7 +15,7 @@
 Choices: gloo on CPU, nccl on CUDA (``snippets.device.dist_backend``); a short timeout,
 so a missing peer fails with a message instead of hanging; a fresh key prefix in the
 rendezvous store per torchrun attempt, so restarts (``--max-restarts``) reconnect
-(``tests/distributed/test_restart.py`` shows the failure without it).
+(``tests/unit/distributed/test_restart.py`` shows the failure without it).
 """
 
 from __future__ import annotations
@@ -113,13 +113,9 @@ class JoinError(RuntimeError):
 # --8<-- [start:process_group]
 @contextmanager
 def process_group(cfg: DistConfig) -> Iterator[DistEnv]:
-    """Join the process group described by torchrun's environment variables.
-
-    Without torchrun (plain ``python -m ...``) there are no such variables: the script
-    builds a one-process group, so the same code runs unchanged.  The group is always
-    destroyed on the way out; after an error there is no barrier, since the other ranks
-    may be gone and a barrier would wait for them until the timeout.
-    """
+    """Join the group torchrun's environment describes (plain ``python``: a group of
+    one); always destroy it on the way out, after an error without a barrier, which
+    would wait for peers that may be gone."""
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
