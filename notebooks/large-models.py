@@ -40,7 +40,8 @@
 import copy
 import io
 import math
-from collections.abc import Callable
+import numbers
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import matplotlib
@@ -50,7 +51,8 @@ import torch.nn.functional as F
 from IPython.display import Image, display
 from torch import nn
 
-from snippets.models.gpt import GPT, GPTConfig, naive_causal_attention
+from snippets.models.attention import naive_causal_attention
+from snippets.models.gpt import GPT, GPTConfig
 
 matplotlib.use("Agg")  # render off-screen; figures are shown as PNGs below
 import matplotlib.pyplot as plt  # noqa: E402
@@ -290,6 +292,8 @@ show(fig, {
 --8<-- "snippets/memory.py:estimate"
 
 --8<-- "snippets/memory.py:measure"
+
+--8<-- "snippets/memory.py:activations"
 
 batch = torch.randint(0, 256, (8, 65), generator=torch.Generator().manual_seed(0))
 xb, yb = batch[:, :-1], batch[:, 1:]  # (8, 64) inputs and next-byte targets
