@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -32,99 +31,57 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
 }
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
 def train_parser() -> argparse.ArgumentParser:
-    """The parser of ``python -m snippets train``."""
+    """The parser of ``python -m snippets train``.
+
+    It converts types only; the values are checked by ``TrainConfig``, ``pick_device``
+    and ``make_loader``, whose messages reach the user unchanged (``parser.error``).
+    """
+    from snippets.device import AMP_CHOICES, DEVICE_CHOICES
+
     parser = argparse.ArgumentParser(
         prog="python -m snippets train",
         description="Train DigitsCNN on scikit-learn's digits (no download); write "
         "RUN_DIR/metrics.json and RUN_DIR/model.safetensors.",
     )
     parser.add_argument("task", choices=["digits"], help="what to train")
-    parser.add_argument(
-        "--epochs",
-        type=_positive_int,
-        default=10,
-        help="passes over the training set (default 10)",
-    )
-    parser.add_argument(
-        "--batch-size",
-        type=_positive_int,
-        default=64,
-        help="examples per optimizer step (default 64)",
-    )
-    parser.add_argument(
-        "--lr",
-        type=_positive_float,
-        default=1e-2,
-        help="peak learning rate after warmup (default 0.01)",
-    )
-    parser.add_argument(
+    add = parser.add_argument
+    add("--epochs", type=int, default=10, help="passes over the training set (10)")
+    add("--batch-size", type=int, default=64, help="examples per step (64)")
+    add("--lr", type=float, default=1e-2, help="peak learning rate, <= 1 (0.01)")
+    add(
         "--device",
-        choices=["auto", "cpu", "cuda", "mps", "xpu"],
+        choices=DEVICE_CHOICES,
         default="auto",
         help="auto: the current accelerator if any, else cpu",
     )
-    parser.add_argument(
+    add(
         "--amp",
-        choices=["off", "bf16", "fp16"],
+        choices=AMP_CHOICES,
         default="off",
-        help="mixed precision: bf16 autocast (any device) or fp16 "
-        "autocast with a GradScaler (CUDA only)",
+        help="mixed precision: bf16 autocast (any device) or fp16 autocast with a "
+        "GradScaler (CUDA GPUs without bf16)",
     )
-    parser.add_argument(
-        "--compile",
-        action="store_true",
-        help="run the model through torch.compile (slow first steps)",
-    )
-    parser.add_argument(
-        "--seed",
-        type=int,
-        default=0,
-        help="seeds the split, the initial weights and the data order",
-    )
-    parser.add_argument(
+    add("--compile", action="store_true", help="run the model through torch.compile")
+    add("--seed", type=int, default=0, help="seeds the split, weights and data order")
+    add(
         "--run-dir",
         default="runs/digits",
-        help="where checkpoints, metrics.json and model.safetensors go "
-        "(default runs/digits)",
+        help="checkpoints, metrics.json and model.safetensors (runs/digits); one "
+        "run at a time owns it",
     )
-    parser.add_argument(
+    add(
         "--resume",
         action="store_true",
-        help="continue from the newest complete checkpoint in --run-dir "
-        "(an error if there is none)",
+        help="continue from the newest intact checkpoint in --run-dir",
     )
-    parser.add_argument(
+    add(
         "--save-every",
-        type=_non_negative_int,
+        type=int,
         default=0,
-        help="also checkpoint every N optimizer steps (default 0: "
-        "at the end of each epoch only)",
+        help="also checkpoint every N optimizer steps (0: at epoch ends only)",
     )
-    parser.add_argument(
-        "--no-progress", action="store_true", help="hide the progress bar"
-    )
+    add("--no-progress", action="store_true", help="hide the progress bar")
     return parser
 
 
@@ -135,76 +92,82 @@ def train_main(argv: list[str]) -> int:
     # Heavy imports only here: `python -m snippets` itself should answer at once.
     import torch
 
-    from snippets.checkpoint import atomic_write, save_weights
-    from snippets.data import digits_datasets, make_loader
-    from snippets.device import pick_device
-    from snippets.models.cnn import DigitsCNN
-    from snippets.train import TrainConfig, evaluate, train
-
-    try:
-        device = pick_device(args.device)
-    except RuntimeError as err:
-        parser.error(f"argument --device: {err}")
-    if args.amp == "fp16" and device.type != "cuda":
-        parser.error(
-            f"argument --amp: fp16 needs CUDA (GradScaler); on {device.type} "
-            "use --amp bf16 or off"
-        )
-    run_dir = Path(args.run_dir)
-    if args.resume and not run_dir.is_dir():
-        parser.error(
-            f"argument --resume: {run_dir} does not exist; run without --resume "
-            "to start fresh"
-        )
-    cfg = TrainConfig(
-        epochs=args.epochs,
-        lr=args.lr,
-        amp=args.amp,
-        compile=args.compile,
-        seed=args.seed,
-        run_dir=str(run_dir),
-        resume=args.resume,
-        save_every=args.save_every,
-        progress=not args.no_progress,
+    from snippets.checkpoint import (
+        CheckpointError,
+        RunDirError,
+        claim_run_dir,
+        save_weights,
+        write_json,
     )
-    train_set, val_set, test_set = digits_datasets(seed=args.seed)
-    torch.manual_seed(args.seed)  # the initial weights (a resumed run loads its own)
-    model = DigitsCNN().to(device)
-    train_loader = make_loader(train_set, args.batch_size, shuffle=True, seed=args.seed)
-    val_loader = make_loader(val_set, 256, shuffle=False)
-    started = time.perf_counter()
-    try:
-        history = train(model, train_loader, val_loader, cfg, device)
-    except (FileNotFoundError, FileExistsError) as err:
-        parser.error(
-            str(err)
-            .replace("resume:", "--resume:")
-            .replace("resume to continue", "pass --resume to continue")
+    from snippets.data import digits_datasets, make_loader
+    from snippets.device import amp_dtype, pick_device
+    from snippets.models.cnn import DigitsCNN
+    from snippets.train import (
+        NonFiniteLossError,
+        TrainConfig,
+        evaluate,
+        loader_config,
+        train,
+    )
+
+    try:  # every value is checked before any work, by the code that owns it
+        cfg = TrainConfig(
+            epochs=args.epochs,
+            lr=args.lr,
+            amp=args.amp,
+            compile=args.compile,
+            seed=args.seed,
+            run_dir=args.run_dir,
+            resume=args.resume,
+            save_every=args.save_every,
+            progress=not args.no_progress,
         )
-    seconds = time.perf_counter() - started
-    test = evaluate(model, make_loader(test_set, 256, shuffle=False), device)
-    steps = history[-1]["step"] if history else 0
-    metrics = {
-        "task": "digits",
-        "test_accuracy": test["accuracy"],
-        "test_loss": test["loss"],
-        "epochs": args.epochs,
-        "steps": steps,
-        "batch_size": args.batch_size,
-        "device": str(device),
-        "amp": args.amp,
-        "compile": args.compile,
-        "torch": torch.__version__,
-        "train_seconds": seconds,  # this invocation only (a resumed run: the rest)
-        "epoch_seconds": [row["seconds"] for row in history],
-        "history": history,
-    }
-    save_weights(model, run_dir / "model.safetensors")
-    text = json.dumps(metrics, indent=2)
-    atomic_write(run_dir / "metrics.json", lambda tmp: tmp.write_text(text))
+        device = pick_device(args.device)
+        amp_dtype(cfg.amp, device)
+        train_set, val_set, test_set = digits_datasets(seed=cfg.seed)
+        train_loader = make_loader(train_set, args.batch_size, True, seed=cfg.seed)
+        loader_config(train_loader, cfg)
+    except (ValueError, TypeError, RuntimeError) as err:
+        parser.error(str(err))
+    run_dir = Path(cfg.run_dir)
+    try:
+        with claim_run_dir(run_dir, cfg.resume):  # held until the files are written
+            torch.manual_seed(cfg.seed)  # the initial weights (a resume loads its own)
+            model = DigitsCNN().to(device)
+            started = time.perf_counter()
+            history = train(
+                model, train_loader, make_loader(val_set, 256, False), cfg, device
+            )
+            seconds = time.perf_counter() - started
+            test = evaluate(model, make_loader(test_set, 256, False), device)
+            metrics = {
+                "task": "digits",
+                "test_accuracy": test["accuracy"],
+                "test_loss": test["loss"],
+                "epochs": cfg.epochs,
+                "steps": history[-1]["step"] if history else 0,
+                "batch_size": args.batch_size,
+                "lr": cfg.lr,
+                "seed": cfg.seed,
+                "device": str(device),
+                "amp": cfg.amp,
+                "compile": cfg.compile,
+                "torch": torch.__version__,
+                "train_seconds": seconds,  # this invocation only (a resume: the rest)
+                "epoch_seconds": [row["seconds"] for row in history],
+                "history": history,
+            }
+            save_weights(model, run_dir / "model.safetensors")
+            write_json(run_dir / "metrics.json", metrics)  # strict JSON: no NaN
+    except (RunDirError, CheckpointError) as err:
+        parser.error(str(err))
+    except NonFiniteLossError as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 1
     print(
-        f"test accuracy {test['accuracy']:.4f} after {steps} steps on {device}; "
-        f"wrote {run_dir / 'metrics.json'} and {run_dir / 'model.safetensors'}"
+        f"test accuracy {test['accuracy']:.4f} after {metrics['steps']} steps on "
+        f"{device}; wrote {run_dir / 'metrics.json'} and "
+        f"{run_dir / 'model.safetensors'}"
     )
     return 0
 

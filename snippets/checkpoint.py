@@ -29,14 +29,18 @@ import pickle
 import random
 import re
 import shutil
+import socket
 import sys
+import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from filelock import FileLock, Timeout
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_model
 from torch import nn
@@ -45,6 +49,8 @@ WEIGHTS = "model.safetensors"
 STATE = "state.pt"
 MARKER = "complete.json"  # written last: its presence makes a checkpoint complete
 FORMAT = 1  # version of the marker's layout
+LOCK = ".lock"  # held (flock) by the process that owns the run directory
+OWNER = "owner.json"  # who holds the lock: named in the error a second run gets
 STEP_DIR = re.compile(r"^step-(\d+)$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _ABSENT = object()
@@ -52,6 +58,10 @@ _ABSENT = object()
 
 class CheckpointError(Exception):
     """A checkpoint that is incomplete, corrupt, unsafe or made for another model."""
+
+
+class RunDirError(Exception):
+    """A run directory that cannot be used: not a directory, in use, or clobbered."""
 
 
 # --8<-- [start:atomic]
@@ -149,6 +159,11 @@ SAFETENSORS_DTYPES = {
 }
 
 
+def _dtype_name(dtype: str | torch.dtype) -> str:
+    """``float32`` for torch.float32 and for safetensors' ``F32``."""
+    return str(SAFETENSORS_DTYPES.get(dtype, dtype)).removeprefix("torch.")
+
+
 def _check_keys(
     model: nn.Module, path: Path, header: dict[str, tuple[tuple[int, ...], str]]
 ) -> None:
@@ -172,7 +187,7 @@ def _check_keys(
     ]
     # A silent cast would hide a file made for another precision (or a forged one).
     dtypes = [
-        f"{k}: {dtype} in the file, {str(own[k].dtype).removeprefix('torch.')} "
+        f"{k}: {_dtype_name(dtype)} in the file, {_dtype_name(own[k].dtype)} "
         "in the model"
         for k, (_, dtype) in header.items()
         if k in own and SAFETENSORS_DTYPES.get(dtype) != own[k].dtype
@@ -207,7 +222,7 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
         with safe_open(str(path), framework="pt") as f:
             header = {
                 k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype())
-                for k in f.keys()
+                for k in f.keys()  # noqa: SIM118 (safe_open is not a dict)
             }
             _check_keys(model, path, header)
             tensors = {k: f.get_tensor(k) for k in header}
@@ -333,7 +348,7 @@ def _check_relative(directory: Path, name: object) -> None:
 
 
 def _check_marker(marker: Path, info: Any) -> dict:
-    """Raise a CheckpointError unless ``info`` has the shape ``commit_checkpoint`` writes."""
+    """Raise a CheckpointError unless ``info`` is what ``commit_checkpoint`` writes."""
 
     def bad(why: str) -> CheckpointError:
         return CheckpointError(f"{marker}: malformed: {why}")
@@ -536,6 +551,184 @@ def load_checkpoint(
     )  # before touching model
     load_weights(model, directory / WEIGHTS)
     return state
+
+
+def _check_run_dir_path(run_dir: Path, resume: bool) -> None:
+    """Refuse a run directory that cannot work, before anything is created."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunDirError(f"run dir {run_dir} is a file, not a directory")
+    ancestor = run_dir.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise RunDirError(
+            f"cannot create run dir {run_dir}: {ancestor} is a file, not a directory"
+        )
+    if resume and not run_dir.exists():
+        raise RunDirError(
+            f"nothing to resume: run dir {run_dir} does not exist; "
+            "start a fresh run without resume"
+        )
+
+
+def _holder(run_dir: Path) -> str:
+    """Who holds the run directory, as its owner file says."""
+    try:
+        owner = read_json(run_dir / OWNER)
+        return (
+            f"pid {owner['pid']} on {owner['host']}, since {owner['since']}: "
+            f"{owner['command']}"
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return "a process that has not written its owner file yet"
+
+
+_HELD: dict[Path, int] = {}  # run directories this process holds, with a depth
+
+
+# --8<-- [start:claim]
+@contextmanager
+def claim_run_dir(run_dir: str | os.PathLike, resume: bool) -> Iterator[Path]:
+    """Own ``run_dir`` while the block runs; check it fits a fresh run or a resume.
+
+    A lock file held with ``flock`` (via ``filelock``) makes one process at a time the
+    owner; the kernel drops the lock when its process dies, so a run killed with
+    SIGKILL leaves nothing that blocks a resume.  Claims nest within one process.
+
+    Args:
+        run_dir: the run's directory; created if missing (not when resuming).
+        resume: True to continue the newest intact checkpoint (one must exist);
+            False for a fresh run (refused if the directory holds checkpoints).
+    """
+    path = Path(run_dir).absolute()
+    if path in _HELD:  # this process already owns it: nest
+        _HELD[path] += 1
+        try:
+            yield Path(run_dir)
+        finally:
+            _HELD[path] -= 1
+        return
+    run_dir = Path(run_dir)
+    _check_run_dir_path(run_dir, resume)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(run_dir / LOCK, timeout=0)
+        lock.acquire()
+    except Timeout:
+        raise RunDirError(
+            f"run dir {run_dir} is in use by another run ({_holder(run_dir)}); "
+            "wait for it to end or choose another run dir"
+        ) from None
+    except OSError as err:  # read-only file system, permissions...
+        raise RunDirError(f"cannot use run dir {run_dir}: {err}") from None
+    _HELD[path] = 1
+    try:
+        owner = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "since": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "command": " ".join(sys.argv),
+        }
+        write_json(run_dir / OWNER, owner)
+        newest = latest_checkpoint(run_dir)
+        if resume and newest is None:
+            raise RunDirError(
+                f"nothing to resume: no complete checkpoint in {run_dir}; "
+                "start a fresh run without resume"
+            )
+        if not resume and newest is not None:
+            raise RunDirError(
+                f"{run_dir} already holds checkpoints (newest: {newest.name}); "
+                "resume to continue that run, or choose another run dir"
+            )
+        yield run_dir
+    finally:
+        del _HELD[path]
+        (run_dir / OWNER).unlink(missing_ok=True)
+        lock.release()
+
+
+# --8<-- [end:claim]
+
+
+# --8<-- [start:training_state]
+class TrainingState:
+    """Everything the next training step depends on, saved and restored together.
+
+    A checkpoint holds the weights, each ``stateful`` object's ``state_dict()``
+    (optimizer, scheduler, grad scaler), the run's progress (plain values), every RNG
+    state and the loader generator's state; ``complete.json`` keeps ``config``.
+
+    Args:
+        run_dir: the run's directory (claim it first: ``claim_run_dir``).
+        model: its weights go to ``model.safetensors``.
+        stateful: objects with ``state_dict()`` / ``load_state_dict()``.
+        config: JSON-safe settings that decide the result; a resume must match them.
+        keep_last: intact checkpoints to keep.
+    """
+
+    def __init__(
+        self,
+        run_dir: str | os.PathLike,
+        model: nn.Module,
+        stateful: Mapping[str, Any],
+        config: Mapping[str, Any],
+        keep_last: int = 2,
+    ) -> None:
+        self.run_dir, self.model, self.stateful = run_dir, model, stateful
+        self.config, self.keep_last = dict(config), keep_last
+
+    def save(
+        self, progress: Mapping[str, Any], loader_rng: torch.Tensor | None
+    ) -> Path:
+        """Checkpoint now, named by ``progress["step"]``; ``loader_rng``: the loader
+        generator's state from which the current epoch's order is drawn."""
+        state = {name: obj.state_dict() for name, obj in self.stateful.items()}
+        state.update(progress=dict(progress), rng=capture_rng_state(loader_rng))
+        return save_checkpoint(
+            self.run_dir,
+            progress["step"],
+            self.model,
+            state,
+            self.keep_last,
+            meta={"config": self.config},
+        )
+
+    def restore(
+        self,
+        make_progress: Callable[..., Any] = dict,
+        map_location: str | torch.device = "cpu",
+    ) -> tuple[Any, torch.Tensor | None]:
+        """Load the newest usable checkpoint; return ``(progress, loader_rng)``.
+
+        A checkpoint whose files are intact but whose content is wrong (other shapes
+        or dtypes, a refused pickle, missing entries: ``make_progress(**saved)``
+        refuses unknown fields) is skipped with a warning, and the next older one is
+        tried.  Other settings than ``config`` are an error: not the same run.
+        """
+        for directory, marker in intact_checkpoints(self.run_dir):
+            saved = marker["meta"].get("config", {})
+            require_same_config(saved, self.config, str(directory))
+            try:
+                state = load_state(directory / STATE, map_location=map_location)
+                load_weights(self.model, directory / WEIGHTS)
+                progress = make_progress(**state["progress"])
+                for name, obj in self.stateful.items():
+                    obj.load_state_dict(state[name])
+                return progress, restore_rng_state(state["rng"])
+            except (
+                CheckpointError,
+                KeyError,
+                TypeError,
+                ValueError,
+                RuntimeError,
+            ) as e:
+                name = type(e).__name__
+                warnings.warn(f"skipping {directory}: {name}: {e}", stacklevel=2)
+        raise CheckpointError(f"no usable checkpoint in {self.run_dir}")
+
+
+# --8<-- [end:training_state]
 
 
 if __name__ == "__main__":

@@ -1,18 +1,33 @@
 """snippets/train.py"""
 
+import json
 import math
 from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
+from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, TensorDataset
 
 import snippets.train as train_module
-from snippets.checkpoint import latest_checkpoint
+from snippets.checkpoint import (
+    CheckpointError,
+    RunDirError,
+    commit_checkpoint,
+    latest_checkpoint,
+)
 from snippets.data import digits_datasets, make_loader
 from snippets.models.cnn import DigitsCNN
-from snippets.train import TrainConfig, evaluate, lr_factor, train
+from snippets.train import (
+    NonFiniteLossError,
+    Progress,
+    TrainConfig,
+    evaluate,
+    lr_factor,
+    train,
+    train_epoch,
+)
 
 CPU = torch.device("cpu")
 
@@ -58,7 +73,15 @@ def test_lr_factor_warmup_then_cosine() -> None:
         ({"epochs": 0}, "TrainConfig.epochs must be >= 1, got 0"),
         ({"epochs": -3}, "TrainConfig.epochs must be >= 1, got -3"),
         ({"grad_accum_steps": 0}, "grad_accum_steps must be >= 1, got 0"),
-        ({"lr": 0.0}, "lr must be > 0, got 0.0"),
+        ({"lr": 0.0}, r"lr must be in \(0, 1.0\], got 0.0"),
+        ({"lr": float("inf")}, "TrainConfig.lr must be finite, got inf"),
+        ({"lr": float("nan")}, "TrainConfig.lr must be finite, got nan"),
+        ({"lr": 1e300}, r"lr must be in \(0, 1.0\], got 1e\+300"),
+        ({"weight_decay": 2.0, "lr": 0.9}, "lr \\* weight_decay < 1, got 2.0"),
+        ({"seed": -1}, r"seed must be in \[0, 4294967295\], got -1"),
+        ({"seed": 10**20}, r"seed must be in \[0, 4294967295\], got 1000"),
+        ({"min_lr_ratio": float("nan")}, "min_lr_ratio must be finite"),
+        ({"run_dir": ""}, "run_dir must not be empty"),
         ({"amp": "fp8"}, "amp must be one of off, bf16, fp16, got 'fp8'"),
         ({"max_grad_norm": -1.0}, "max_grad_norm must be > 0 or None, got -1.0"),
         ({"save_every": -1}, "save_every must be >= 0, got -1"),
@@ -70,10 +93,24 @@ def test_bad_config_is_refused(kwargs: dict, message: str) -> None:
         TrainConfig(**kwargs)
 
 
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"epochs": 1e20}, r"TrainConfig.epochs must be an integer, got 1e\+20"),
+        ({"epochs": True}, "TrainConfig.epochs must be an integer, got True"),
+        ({"lr": "0.1"}, "TrainConfig.lr must be a number, got '0.1'"),
+        ({"resume": "yes"}, "TrainConfig.resume must be True or False"),
+    ],
+)
+def test_wrong_types_are_refused(kwargs: dict, message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+        TrainConfig(**kwargs)
+
+
 def test_fp16_without_cuda_is_refused() -> None:
     train_set, _ = small_data()
     with pytest.raises(
-        ValueError, match="amp='fp16' needs CUDA .*on cpu use amp='bf16'"
+        ValueError, match="amp 'fp16' is for CUDA GPUs without bf16; on cpu use 'bf16'"
     ):
         train(
             small_model(),
@@ -262,18 +299,55 @@ def test_resume_refuses_other_settings(tmp_path: Path) -> None:
         TrainConfig(epochs=2, run_dir=str(tmp_path), stop_at_step=3, progress=False),
         CPU,
     )
-    with pytest.raises(ValueError, match="saved with epochs=2, this run has epochs=3"):
+    resume = dict(run_dir=str(tmp_path), resume=True, progress=False)
+    with pytest.raises(CheckpointError, match="epochs: saved 2, given 3"):
         train(
             small_model(),
             make_loader(train_set, 32, True),
             None,
-            TrainConfig(epochs=3, run_dir=str(tmp_path), resume=True, progress=False),
+            TrainConfig(epochs=3, **resume),
             CPU,
         )
-    with pytest.raises(ValueError, match="8 batches per epoch, this loader has 4"):
+    with pytest.raises(CheckpointError, match="batch_size: saved 32, given 64"):
         train(
             small_model(),
             make_loader(train_set, 64, True),
+            None,
+            TrainConfig(epochs=2, **resume),
+            CPU,
+        )
+    with pytest.raises(
+        CheckpointError, match="data_seed: saved 0, given 1; lr: saved 0.01, given 0.5"
+    ):
+        train(
+            small_model(),
+            make_loader(train_set, 32, True, seed=1),
+            None,
+            TrainConfig(epochs=2, lr=0.5, **resume),
+            CPU,
+        )
+
+
+def test_resume_refuses_a_batch_size_with_the_same_batch_count(
+    tmp_path: Path,
+) -> None:
+    # issue: 64 and 66 both give 4 batches of 256 examples; the count matched, the
+    # run did not (today's check compared batches per epoch only)
+    train_set, _ = small_data(256)
+    train(
+        small_model(),
+        make_loader(train_set, 64, True),
+        None,
+        TrainConfig(epochs=2, run_dir=str(tmp_path), stop_at_step=2, progress=False),
+        CPU,
+    )
+    assert len(make_loader(train_set, 66, True)) == len(
+        make_loader(train_set, 64, True)
+    )
+    with pytest.raises(CheckpointError, match="batch_size: saved 64, given 66"):
+        train(
+            small_model(),
+            make_loader(train_set, 66, True),
             None,
             TrainConfig(epochs=2, run_dir=str(tmp_path), resume=True, progress=False),
             CPU,
@@ -283,9 +357,7 @@ def test_resume_refuses_other_settings(tmp_path: Path) -> None:
 def test_run_dir_rules(tmp_path: Path) -> None:
     train_set, _ = small_data(64)
     loader = make_loader(train_set, 32, True)
-    with pytest.raises(
-        FileNotFoundError, match="no complete checkpoint in .*does not exist"
-    ):
+    with pytest.raises(RunDirError, match="nothing to resume: .* does not exist"):
         train(
             small_model(),
             loader,
@@ -293,6 +365,7 @@ def test_run_dir_rules(tmp_path: Path) -> None:
             TrainConfig(epochs=1, run_dir=str(tmp_path / "x"), resume=True),
             CPU,
         )
+    assert not (tmp_path / "x").exists()  # a failed resume creates nothing
     train(
         small_model(),
         loader,
@@ -300,9 +373,7 @@ def test_run_dir_rules(tmp_path: Path) -> None:
         TrainConfig(epochs=1, run_dir=str(tmp_path), progress=False),
         CPU,
     )
-    with pytest.raises(
-        FileExistsError, match="already holds checkpoints .*step-00000002"
-    ):
+    with pytest.raises(RunDirError, match="already holds checkpoints .*step-00000002"):
         train(
             small_model(),
             loader,
@@ -321,6 +392,117 @@ def test_run_dir_rules(tmp_path: Path) -> None:
             TrainConfig(epochs=1, run_dir=str(tmp_path / "y")),
             CPU,
         )
+
+
+@pytest.mark.parametrize("how", ["file", "parent is a file", "resume into a file"])
+def test_unusable_run_dir_fails_before_any_training(
+    tmp_path: Path, how: str, monkeypatch
+) -> None:
+    # issue: the error came after a whole epoch, as a raw NotADirectoryError, and
+    # --resume on a file said "does not exist"
+    (tmp_path / "f").write_text("not a directory")
+    run_dir = {"file": "f", "parent is a file": "f/run"}.get(how, "f")
+    calls = []
+    monkeypatch.setattr(train_module, "train_epoch", lambda *a: calls.append(a))
+    message = {
+        "file": r"run dir .*f is a file, not a directory",
+        "parent is a file": "cannot create run dir .*f/run: .*f is a file",
+        "resume into a file": r"run dir .*f is a file, not a directory",
+    }[how]
+    cfg = TrainConfig(
+        epochs=1, run_dir=str(tmp_path / run_dir), resume=how.startswith("resume")
+    )
+    train_set, _ = small_data(64)
+    with pytest.raises(RunDirError, match=message):
+        train(small_model(), make_loader(train_set, 32, True), None, cfg, CPU)
+    assert calls == []
+
+
+def nan_data(n: int = 128, bad_from: int = 64) -> TensorDataset:
+    """Digits whose examples from ``bad_from`` on hold a NaN pixel (bad data)."""
+    x, y = (t[:n].clone() for t in small_data(n)[0].tensors)
+    x[bad_from:, 0, 0, 0] = float("nan")
+    return TensorDataset(x, y)
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(
+    tmp_path: Path,
+) -> None:
+    # issue: --lr inf trained to an all-NaN model and exited 0; here NaN data does it
+    loader = make_loader(nan_data(), 32, shuffle=False)  # batches 3 and 4 are bad
+    cfg = TrainConfig(epochs=1, run_dir=str(tmp_path), save_every=1, progress=False)
+    with pytest.raises(
+        NonFiniteLossError, match="the training loss is nan at step 3.*is intact"
+    ):
+        train(small_model(), loader, None, cfg, CPU)
+    assert latest_checkpoint(tmp_path).name == "step-00000002"
+    weights = load_file(str(latest_checkpoint(tmp_path) / "model.safetensors"))
+    assert all(torch.isfinite(w).all() for w in weights.values())
+    without_saving = TrainConfig(epochs=1, progress=False)  # still stopped
+    with pytest.raises(NonFiniteLossError, match="at step 4"):
+        train(small_model(), loader, None, without_saving, CPU)
+
+
+def test_train_keeps_the_loader_seed(tmp_path: Path) -> None:
+    # issue: train() re-seeded the loader with cfg.seed, silently overriding
+    # make_loader(seed=...)
+    train_set, _ = small_data(64)
+    orders = []
+    for data_seed in (1, 2):
+        loader = make_loader(train_set, 64, True, seed=data_seed)
+        # the first batch a fresh loader with this seed gives, before train() runs
+        first = next(iter(make_loader(train_set, 64, True, seed=data_seed)))[0]
+        seen = []
+        model = small_model()
+        model.register_forward_pre_hook(lambda m, args: seen.append(args[0].clone()))
+        cfg = TrainConfig(epochs=1, seed=7, progress=False)  # a different cfg.seed
+        train(model, loader, None, cfg, CPU)
+        assert torch.equal(seen[0], first)
+        orders.append(first)
+    assert not torch.equal(*orders)
+
+
+def test_train_epoch_is_reusable_alone() -> None:
+    train_set, _ = small_data(128)
+    model = small_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    progress = Progress()
+    cfg = TrainConfig(grad_accum_steps=2)
+    assert not train_epoch(
+        model, make_loader(train_set, 32, True), optimizer, cfg, progress
+    )
+    assert (progress.step, progress.batches_done, progress.loss_count) == (2, 4, 4)
+    assert 0 < progress.loss_sum / progress.loss_count < 5
+
+
+def test_wrong_content_checkpoint_falls_back_to_an_older_one(tmp_path: Path) -> None:
+    # issue: hash-matching but wrong checkpoints were refused, yet the older valid one
+    # was never tried
+    train_set, _ = small_data(128)
+    cfg = dict(epochs=1, run_dir=str(tmp_path), save_every=1, keep_last=3)
+    train(
+        small_model(),
+        make_loader(train_set, 32, True),
+        None,
+        TrainConfig(stop_at_step=3, progress=False, **cfg),
+        CPU,
+    )
+    newest = tmp_path / "checkpoints" / "step-00000003"
+    wrong = {k: v.double() for k, v in small_model().state_dict().items()}
+    save_file(wrong, str(newest / "model.safetensors"))  # right shapes, wrong dtype
+    files = ["model.safetensors", "state.pt"]
+    meta = json.loads((newest / "complete.json").read_text())["meta"]
+    commit_checkpoint(newest, files, meta)  # hashes match the wrong file
+    resumed = small_model(seed=5)
+    with pytest.warns(UserWarning, match="step-00000003.*dtype mismatch.*float64 in the file, float32"):
+        history = train(
+            resumed,
+            make_loader(train_set, 32, True),
+            None,
+            TrainConfig(resume=True, progress=False, **cfg),
+            CPU,
+        )
+    assert history[-1]["step"] == 4  # went on from step 2
 
 
 def test_compile_path_saves_keys_without_prefix(tmp_path: Path, monkeypatch) -> None:

@@ -10,6 +10,7 @@ import torch
 
 import snippets.__main__ as cli
 from snippets.checkpoint import load_weights
+from snippets.device import AMP_CHOICES, DEVICE_CHOICES
 from snippets.models.cnn import DigitsCNN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,19 +44,38 @@ def test_unknown_command(capsys) -> None:
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--epochs", "-1"], "argument --epochs: must be >= 1, got -1"),
-        (["--epochs", "0"], "argument --epochs: must be >= 1, got 0"),
-        (["--batch-size", "0"], "argument --batch-size: must be >= 1, got 0"),
-        (["--lr", "-0.1"], "argument --lr: must be > 0, got -0.1"),
+        (["--epochs", "-1"], "error: TrainConfig.epochs must be >= 1, got -1"),
+        (["--epochs", "1e20"], "argument --epochs: invalid int value: '1e20'"),
+        (["--batch-size", "0"], "error: batch_size must be >= 1, got 0"),
+        (
+            ["--batch-size", "100000000000000000000"],
+            "error: batch size 100000000000000000000 is larger than the training set",
+        ),
+        (["--lr", "-0.1"], r"error: TrainConfig.lr must be in (0, 1.0], got -0.1"),
+        (["--lr", "inf"], "error: TrainConfig.lr must be finite, got inf"),
+        (["--lr", "nan"], "error: TrainConfig.lr must be finite, got nan"),
+        (["--lr", "1e300"], "error: TrainConfig.lr must be in (0, 1.0], got 1e+300"),
+        (["--seed", "-1"], "error: TrainConfig.seed must be in [0, 4294967295]"),
+        (["--seed", "100000000000000000000"], "TrainConfig.seed must be in [0, "),
+        (["--seed", "1e20"], "argument --seed: invalid int value: '1e20'"),
         (["--device", "tpu"], "argument --device: invalid choice: 'tpu'"),
         (["--amp", "fp8"], "argument --amp: invalid choice: 'fp8'"),
-        (["--save-every", "-2"], "argument --save-every: must be >= 0, got -2"),
+        (["--save-every", "-2"], "error: TrainConfig.save_every must be >= 0, got -2"),
     ],
 )
-def test_invalid_values_get_argparse_errors(
-    argv: list[str], message: str, capsys
+def test_invalid_values_get_the_validators_words(
+    argv: list[str], message: str, capsys, tmp_path: Path
 ) -> None:
-    assert message in error_of(["train", "digits", *argv], capsys)
+    run_dir = tmp_path / "run"
+    err = error_of(["train", "digits", "--run-dir", str(run_dir), *argv], capsys)
+    assert message in err
+    assert "Traceback" not in err and not run_dir.exists()  # refused before any work
+
+
+def test_choices_come_from_device_py() -> None:
+    actions = {a.dest: a for a in cli.train_parser()._actions}
+    assert tuple(actions["device"].choices) == DEVICE_CHOICES
+    assert tuple(actions["amp"].choices) == AMP_CHOICES
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
@@ -66,22 +86,42 @@ def test_unavailable_device_and_fp16_on_cpu(capsys) -> None:
         in err
     )
     err = error_of(["train", "digits", "--device", "cpu", "--amp", "fp16"], capsys)
-    assert "argument --amp: fp16 needs CUDA (GradScaler); on cpu use --amp bf16" in err
+    assert "error: amp 'fp16' is for CUDA GPUs without bf16; on cpu use 'bf16'" in err
 
 
 def test_resume_needs_a_checkpoint(tmp_path: Path, capsys) -> None:
     err = error_of(
         ["train", "digits", "--resume", "--run-dir", str(tmp_path / "no")], capsys
     )
-    assert "does not exist; run without --resume to start fresh" in err
+    assert "nothing to resume: run dir" in err and "does not exist" in err
+    assert not (tmp_path / "no").exists()
     err = error_of(
         ["train", "digits", "--resume", "--run-dir", str(tmp_path), "--no-progress"],
         capsys,
     )
+    assert f"nothing to resume: no complete checkpoint in {tmp_path}" in err
+
+
+@pytest.mark.parametrize("resume", [[], ["--resume"]])
+def test_run_dir_that_is_a_file(tmp_path: Path, capsys, resume: list[str]) -> None:
+    # issue: the error came after an epoch as a NotADirectoryError; with --resume
+    # it said "does not exist"
+    (tmp_path / "f").write_text("x")
+    err = error_of(
+        ["train", "digits", "--run-dir", str(tmp_path / "f"), *resume], capsys
+    )
+    assert f"error: run dir {tmp_path / 'f'} is a file, not a directory" in err
+    err = error_of(["train", "digits", "--run-dir", str(tmp_path / "f" / "r")], capsys)
     assert (
-        f"--resume: no complete checkpoint in {tmp_path} (the directory has none)"
+        f"cannot create run dir {tmp_path / 'f' / 'r'}: {tmp_path / 'f'} is a file"
         in err
     )
+
+
+def test_unwritable_run_dir_is_named_before_training(tmp_path: Path, capsys) -> None:
+    # /proc refuses new files even to root, like a read-only mount
+    err = error_of(["train", "digits", "--run-dir", "/proc/self/run"], capsys)
+    assert "error: cannot use run dir /proc/self/run:" in err
 
 
 def test_train_digits_writes_metrics_and_weights(tmp_path: Path, capsys) -> None:
@@ -107,7 +147,7 @@ def test_train_digits_writes_metrics_and_weights(tmp_path: Path, capsys) -> None
     saved = (run_dir / "model.safetensors").read_bytes()
     # running again without --resume must not touch what the first run saved
     err = error_of(argv, capsys)
-    assert "already holds checkpoints (newest: step-00000040); pass --resume" in err
+    assert "already holds checkpoints (newest: step-00000040); resume to" in err
     assert (run_dir / "model.safetensors").read_bytes() == saved
     # --resume on a finished run: nothing left to train, same weights
     assert cli.main([*argv, "--resume"]) == 0
