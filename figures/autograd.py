@@ -1,9 +1,10 @@
 """Figures of "Forward and backward passes": the graph autograd records.
 
 ``graph`` draws the backward graph of a cross-entropy loss on the two-layer
-``SimpleNet``, read from the real ``grad_fn`` objects: every node is a backward function
-(``AddmmBackward0`` shown as ``Addmm``), every arrow points where the gradient flows, and
-the leaves are ``AccumulateGrad`` nodes named after the parameter they fill.
+``SimpleNet``, read from the real ``grad_fn`` objects: every node is a backward
+function (``AddmmBackward0`` shown as ``Addmm``), every arrow points where the
+gradient flows, and the leaves are ``AccumulateGrad`` nodes named after the parameter
+they fill.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from snippets.models.simplenet import SimpleNet
 
 
 @functools.cache
-def backward_graph() -> tuple[dict[int, str], list[tuple[int, int]], dict[int, int]]:
-    """Nodes ``{id: label}``, edges ``(from, to)`` in gradient order, and node depths."""
+def backward_graph() -> tuple[
+    dict[int, str], list[tuple[int, int]], dict[int, int]
+]:
+    """Nodes ``{id: label}``, edges ``(from, to)`` in gradient order, node depths."""
     torch.manual_seed(0)
     net = SimpleNet(input_size=10, output_size=2, hidden_size=16)
     loss = F.cross_entropy(net(torch.randn(4, 10)), torch.tensor([0, 1, 1, 0]))

@@ -1,8 +1,8 @@
 """Figures of "Core concepts: modules": the registration tree of TinyNet.
 
-``module-tree`` draws ``TinyNet(TinyNetConfig())`` as ``named_modules()`` reports it: one
-box per registered submodule, named by its attribute, with the parameters and buffers it
-holds itself. A module missing from the tree is one that ``parameters()``,
+``module-tree`` draws ``TinyNet(TinyNetConfig())`` as ``named_modules()`` reports it:
+one box per registered submodule, named by its attribute, with the parameters and
+buffers it holds itself. A module missing from the tree is one that ``parameters()``,
 ``state_dict()`` and ``.to()`` would not see.
 """
 

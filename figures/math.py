@@ -38,8 +38,8 @@ def activations(lang: str) -> Figure:
         ax_f.plot(z, y, label=name)
         ax_d.plot(z, dy, label=name)
     ax_f.set_title(text(lang, "激活函数 f(z)", "activation f(z)"), fontsize=10)
-    ax_d.set_title(text(lang, "导数 f′(z)（autograd 计算）", "derivative f′(z) (autograd)"),
-                   fontsize=10)
+    title = text(lang, "导数 f′(z)（autograd 计算）", "derivative f′(z) (autograd)")
+    ax_d.set_title(title, fontsize=10)
     for ax in (ax_f, ax_d):
         ax.set_xlabel("z")
     ax_f.legend(frameon=False)

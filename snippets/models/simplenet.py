@@ -41,7 +41,7 @@ class SimpleNet(nn.Module):
         self.fc2 = nn.Linear(hidden_size, output_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.flatten(1)  # (B, ...) -> (B, input_size): an image becomes a feature vector
+        x = x.flatten(1)  # (B, ...) -> (B, input_size): an image becomes a vector
         x = self.fc1(x)  # (B, hidden_size)
         x = self.relu(x)
         return self.fc2(x)  # (B, output_size)

@@ -28,7 +28,8 @@ def test_train_epoch_returns_the_mean_loss_and_updates_every_batch() -> None:
     x, y = data.tensors
     with torch.no_grad():
         expected = torch.nn.functional.cross_entropy(model(x), y).item()
-    assert train_epoch(model, loader, optimizer, CPU) == pytest.approx(expected, rel=1e-5)
+    mean_loss = train_epoch(model, loader, optimizer, CPU)
+    assert mean_loss == pytest.approx(expected, rel=1e-5)
     assert model.training
 
 

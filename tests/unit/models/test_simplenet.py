@@ -28,7 +28,9 @@ def test_count_trainable_only() -> None:
     assert count_parameters(model, trainable_only=True) == 128 * 2 + 2
 
 
-@pytest.mark.parametrize("bad", [{"input_size": 0}, {"output_size": -1}, {"hidden_size": 0}])
+@pytest.mark.parametrize(
+    "bad", [{"input_size": 0}, {"output_size": -1}, {"hidden_size": 0}]
+)
 def test_non_positive_sizes_are_refused(bad: dict) -> None:
     sizes = {"input_size": 10, "output_size": 2} | bad
     name, value = next(iter(bad.items()))
