@@ -145,12 +145,10 @@ class GPT(nn.Module):
             )
         x = self.wte(idx)  # (B, T, C)
         pos = torch.arange(past, past + T, device=idx.device)  # (T,)
-        rope = None
-        if self.cfg.rope:  # rotate q and k by their positions, inside attention
+        rope = None  # RoPE rotates q and k inside attention; else add learned vectors
+        if self.cfg.rope:
             rope = rope_tables(pos, self.cfg.d_model // self.cfg.n_head)
-        else:  # add a learned vector per position
-            x = x + self.wpe(pos)
-        x = self.drop(x)
+        x = self.drop(x if self.cfg.rope else x + self.wpe(pos))
         for i, block in enumerate(self.blocks):
             if self.cfg.grad_checkpoint and self.training and kv_cache is None:
                 # Keep only the block's input; rerun its forward during backward.
@@ -160,18 +158,16 @@ class GPT(nn.Module):
             if kv_cache is not None:
                 kv_cache[i : i + 1] = [new_cache]  # replace, or append when empty
         logits = self.lm_head(self.ln_f(x))  # (B, T, V)
-        loss = None
-        if targets is not None:
-            loss = F.cross_entropy(logits.reshape(B * T, -1), targets.reshape(B * T))
-        return logits, loss
+        if targets is None:
+            return logits, None
+        return logits, F.cross_entropy(logits.view(B * T, -1), targets.reshape(B * T))
 
     def generate(self, idx: torch.Tensor, max_new_tokens: int, **sampling):
         """``generate(self, idx, max_new_tokens, **sampling)``: see :func:`generate`."""
         return generate(self, idx, max_new_tokens, **sampling)
 
     def num_params(self, non_embedding: bool = True) -> int:
-        """Parameters, tied ones once; ``non_embedding`` leaves out ``wpe`` (a lookup,
-        no matmul FLOPs), as nanoGPT's MFU does."""
+        """Parameters, tied ones once; ``non_embedding``: without ``wpe`` (no FLOPs)."""
         n = sum(p.numel() for p in self.parameters())  # tied weights listed once
         wpe = self.wpe.weight.numel() if self.wpe is not None else 0
         return n - wpe if non_embedding else n

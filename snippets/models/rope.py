@@ -2,11 +2,12 @@
 
 Instead of adding a learned vector per position to the input, RoPE rotates each query
 and key: the pair of coordinates ``(x_i, x_{i + d/2})`` at position ``m`` is turned
-by the angle ``m * theta_i`` with ``theta_i = base^(-2i/d)``.  A rotation by ``m`` on the query
-and by ``n`` on the key leaves their dot product depending on ``m - n`` only, so
-attention sees relative positions.  The pairing of coordinate ``i`` with ``i + d/2``
-("rotate half") is the layout of GPT-NeoX and Hugging Face's Llama; the paper pairs
-neighbours ``(2i, 2i + 1)``, which is the same rotation with the coordinates permuted.
+by the angle ``m * theta_i`` with ``theta_i = base^(-2i/d)``.  A rotation by ``m`` on
+the query and by ``n`` on the key leaves their dot product depending on ``m - n``
+only, so attention sees relative positions.  The pairing of coordinate ``i`` with
+``i + d/2`` ("rotate half") is the layout of GPT-NeoX and Hugging Face's Llama; the
+paper pairs neighbours ``(2i, 2i + 1)``, the same rotation with the coordinates
+permuted.
 
 Run ``python -m snippets.models.rope`` to check the relative-position property.
 """

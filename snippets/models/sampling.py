@@ -76,6 +76,10 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     return logits.masked_fill(drop, float("-inf"))
 
 
+# --8<-- [end:filters]
+
+
+# --8<-- [start:sample]
 def sample_next(
     logits: torch.Tensor,
     temperature: float = 1.0,
@@ -107,4 +111,4 @@ def sample_next(
     return torch.multinomial(probs, 1, generator=generator)  # (B, 1)
 
 
-# --8<-- [end:filters]
+# --8<-- [end:sample]
