@@ -13,7 +13,7 @@ REFERENCE_PAGES = {"glossary.md"}  # a generated table, not a chapter
 MAX_BLOCK_LINES = 60
 CHAPTERS = sorted(p for p in (ROOT / "docs").glob("*/*.md") if p.name not in REFERENCE_PAGES)
 IDS = [p.relative_to(ROOT / "docs").as_posix() for p in CHAPTERS]
-SOLUTION = re.compile(r'^\?\?\? success "(答案|Solution)', re.M)
+SOLUTION = re.compile(r'^[ \t]*\?\?\? success "(答案|Solution)', re.M)
 
 
 def sections(text: str) -> list[str]:
