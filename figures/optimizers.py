@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import cache
 
 import torch
+from matplotlib.patches import Ellipse
 
 from figures.style import new_figure, text
 from snippets.optim import SGD, Adam, AdamConfig, SGDConfig
@@ -82,17 +83,18 @@ def paths(steps: int = 40) -> dict[str, list[tuple[float, float]]]:
 
 def trajectories(lang: str):
     fig, ax = new_figure(height=3.0)
-    xs = torch.linspace(-4.5, 4.5, 200, dtype=torch.float64)
-    ys = torch.linspace(-1.5, 1.5, 120, dtype=torch.float64)
-    X, Y = torch.meshgrid(xs, ys, indexing="xy")
-    ax.contour(
-        X.numpy(),
-        Y.numpy(),
-        (0.5 * (X**2 + 25 * Y**2)).numpy(),
-        levels=12,
-        colors="#bbbbbb",
-        linewidths=0.7,
-    )
+    # level sets f = c: ellipses, half-axes sqrt(2c) along x and sqrt(2c/25) along y
+    for c in (0.1, 0.5, 1.5, 3.0, 5.0, 8.0, 12.0):
+        ax.add_patch(
+            Ellipse(
+                (0, 0),
+                2 * (2 * c) ** 0.5,
+                2 * (2 * c / 25) ** 0.5,
+                fill=False,
+                color="#bbbbbb",
+                lw=0.7,
+            )
+        )
     labels = {
         "sgd": text(lang, "SGD（η=0.07）", "SGD (η=0.07)"),
         "momentum": text(
@@ -110,6 +112,8 @@ def trajectories(lang: str):
             label=labels[name],
         )
     ax.plot([0], [0], "k*", ms=9)
+    ax.set_xlim(-4.5, 4.5)
+    ax.set_ylim(-1.5, 1.5)
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     ax.set_title(
