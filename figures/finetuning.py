@@ -48,9 +48,21 @@ def loss(lang: str) -> Figure:
         "lora": text(lang, "LoRA（r = 4）", "LoRA (r = 4)"),
     }
     for (method, curve), color in zip(loss_curves().items(), COLORS):
-        ax.plot(range(1, len(curve) + 1), curve, label=labels[method], color=color)
+        steps = range(1, len(curve) + 1)
+        ax.plot(steps, curve, color=color, alpha=0.3, linewidth=1)  # every step
+        window = [curve[max(0, i - 4) : i + 1] for i in range(len(curve))]
+        mean = [sum(w) / len(w) for w in window]  # running mean of 5 steps
+        ax.plot(steps, mean, label=labels[method], color=color, linewidth=2)
     ax.set_xlabel(text(lang, "微调步数", "fine-tuning step"))
     ax.set_ylabel(text(lang, "训练损失（中文页面）", "training loss (Chinese pages)"))
+    ax.set_title(
+        text(
+            lang,
+            "细线：每一步；粗线：5 步滑动平均",
+            "thin: every step; thick: running mean of 5 steps",
+        ),
+        fontsize=9,
+    )
     ax.legend()
     return fig
 
