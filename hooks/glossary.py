@@ -1,9 +1,10 @@
-"""MkDocs hook: render the glossary table from ``docs/glossary.yml`` in the page's language.
+"""MkDocs hook: render the glossary table from ``docs/glossary.yml`` in the page's
+language.
 
-The glossary pages (``docs/zh/glossary.md``, ``docs/en/glossary.md``) hold the prose and a
-``<!-- glossary-table -->`` line; this hook replaces that line with a Markdown table built from
-the data file, so both languages show the same terms and ``tests/test_glossary.py`` checks
-the pages against the same data.
+The glossary pages (``docs/zh/glossary.md``, ``docs/en/glossary.md``) hold the prose and
+a ``<!-- glossary-table -->`` line; this hook replaces that line with a Markdown table
+built from the data file, so both languages show the same terms and
+``tests/test_glossary.py`` checks the pages against the same data.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from mkdocs.structure.pages import Page
 
 MARKER = "<!-- glossary-table -->"
 DATA = "glossary.yml"  # in docs_dir
-HEADERS = {"zh": ("中文", "English", "不要写作", "说明"),
-           "en": ("中文", "English", "Avoid in Chinese", "Note (in Chinese)")}
+HEADERS = {
+    "zh": ("中文", "English", "不要写作", "说明"),
+    "en": ("中文", "English", "Avoid in Chinese", "Note (in Chinese)"),
+}
 
 
 def load_terms(path: Path) -> list[dict]:
@@ -38,8 +41,10 @@ def load_terms(path: Path) -> list[dict]:
         term.setdefault("avoid", [])
         for wrong in term["avoid"]:
             if term["zh"] in wrong or wrong in term["zh"]:
-                raise ValueError(f"{path}: term #{number}: avoided {wrong!r} overlaps "
-                                 f"{term['zh']!r}, so the check could not tell them apart")
+                raise ValueError(
+                    f"{path}: term #{number}: avoided {wrong!r} overlaps "
+                    f"{term['zh']!r}, so the check could not tell them apart"
+                )
     return terms
 
 
@@ -59,7 +64,9 @@ def table(terms: list[dict], lang: str) -> str:
     return "\n".join(rows)
 
 
-def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+def on_page_markdown(
+    markdown: str, page: Page, config: MkDocsConfig, files: Files
+) -> str:
     if MARKER not in markdown:
         return markdown
     path = Path(config.docs_dir) / DATA

@@ -1,9 +1,11 @@
-"""MkDocs hook: teach jieba the glossary's Chinese terms before the search index is built.
+"""MkDocs hook: teach jieba the glossary's Chinese terms before the search index is
+built.
 
 Material's search plugin segments Chinese text with jieba's default dictionary, which
-splits terms such as 反向传播 into 反向 / 传播; a reader typing 反向传播 would then find
-nothing.  Every ``zh`` term of ``docs/glossary.yml`` is added as a word, so the index keeps
-the handbook's terms whole.  A project without a glossary (the small projects the
+splits terms such as 反向传播 into 反向 / 传播; a reader typing 反向传播 would
+then find nothing.  Every ``zh`` term of ``docs/glossary.yml`` is added as a word
+(注意力, 多头注意力, 旋转位置编码 among them), so the index keeps the handbook's
+terms whole.  A project without a glossary (the small projects the
 tests build) adds no words.
 """
 

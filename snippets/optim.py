@@ -1,17 +1,17 @@
 """SGD with momentum, Adam and AdamW, written from their update rules.
 
-A lesson module: the optimizers chapter (``docs/*/optimizers.md``) shows each update rule
-next to the code that applies it, then checks that after k steps the parameters equal
-those of ``torch.optim.SGD`` / ``Adam`` / ``AdamW`` within a stated tolerance. The
+A lesson module: the optimizers chapter (``docs/*/optimizers.md``) shows each update
+rule next to the code that applies it, then checks that after k steps the parameters
+equal those of ``torch.optim.SGD`` / ``Adam`` / ``AdamW`` within a stated tolerance. The
 formulas follow PyTorch's documented algorithms (dampening 0, no Nesterov, no AMSGrad),
 so the comparison is exact up to floating-point rounding:
 https://pytorch.org/docs/stable/generated/torch.optim.AdamW.html
 
 Notable choices:
-* plain classes, not ``torch.optim.Optimizer`` subclasses: the whole algorithm is visible;
+* plain classes, not ``torch.optim.Optimizer`` subclasses: the algorithm is all visible;
 * the state of every parameter is a dict of tensors shaped like it, so the memory the
   state costs can be counted (``state_bytes``): AdamW keeps two copies of the weights;
-* the learning rate is an attribute (``opt.lr``) that a schedule may set before each step.
+* the learning rate is an attribute (``opt.lr``) a schedule may set before each step.
 
 Run ``python -m snippets.optim`` to print how far each optimizer is from torch.optim.
 """

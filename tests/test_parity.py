@@ -55,7 +55,9 @@ def test_identical_structure_passes(tmp_path: Path) -> None:
         (PAGE + "\n![plot](loss.png)\n", PAGE, r"1 images in zh, 0 in en"),
     ],
 )
-def test_planted_drift_is_reported(tmp_path: Path, zh: str, en: str | None, message: str) -> None:
+def test_planted_drift_is_reported(
+    tmp_path: Path, zh: str, en: str | None, message: str
+) -> None:
     problems = compare_docs(_docs(tmp_path, zh, en))["page.md"]
     assert problems
     assert any(re.search(message, p) for p in problems), problems
@@ -71,7 +73,8 @@ $$
 
 def test_text_contents_may_differ_by_language(tmp_path: Path) -> None:
     zh = TEXT_PAGE.replace("\\text{bytes}", "\\text{字节}").replace(
-        "\\text{(fp32 AdamW)}", "\\text{（fp32 下的 AdamW）}")
+        "\\text{(fp32 AdamW)}", "\\text{（fp32 下的 AdamW）}"
+    )
     assert compare_docs(_docs(tmp_path, zh, TEXT_PAGE)) == {"page.md": []}
 
 
@@ -87,7 +90,9 @@ def test_text_contents_may_differ_by_language(tmp_path: Path) -> None:
 def test_planted_fault_outside_text_still_fails(tmp_path: Path, change) -> None:
     planted = TEXT_PAGE.replace(*change)
     assert planted != TEXT_PAGE
-    zh = planted.replace("\\text{bytes}", "\\text{字节}")  # translated text stays allowed
+    zh = planted.replace(
+        "\\text{bytes}", "\\text{字节}"
+    )  # translated text stays allowed
     problems = compare_docs(_docs(tmp_path, zh, TEXT_PAGE))["page.md"]
     assert any(re.search(r"formulas #1 differ", p) for p in problems), problems
 
