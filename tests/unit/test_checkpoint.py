@@ -5,24 +5,35 @@ import json
 import os
 import pickle
 import random
+import socket
+import subprocess
+import sys
+import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from safetensors.torch import save_file
 from torch import nn
 
 from snippets.checkpoint import (
     CheckpointError,
+    RunDirError,
     atomic_write,
     capture_rng_state,
+    claim_run_dir,
     commit_checkpoint,
+    intact_checkpoints,
     latest_checkpoint,
     list_checkpoints,
     load_checkpoint,
     load_state,
     load_weights,
+    prune_checkpoints,
     read_json,
     require_same_config,
     restore_rng_state,
@@ -407,3 +418,133 @@ def test_require_same_config_names_every_difference() -> None:
     ):
         current = {"lr": 0.5, "epochs": 3, "sizes": [1, 2], "new": 1}
         require_same_config(saved, current, "ckpt")
+
+
+HOLDER = """
+import sys, time
+from snippets.checkpoint import claim_run_dir
+with claim_run_dir(sys.argv[1], resume=False):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_second_run_is_told_who_holds_the_run_dir(tmp_path: Path) -> None:
+    # issue: two runs in one --run-dir both exited 0 and destroyed each other's files
+    run_dir = tmp_path / "run"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(run_dir)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(
+            RunDirError,
+            match=rf"run dir .*run is in use by another run \(pid {holder.pid} on "
+            rf"{socket.gethostname()}, since .*\); wait for it to end",
+        ):
+            with claim_run_dir(run_dir, resume=False):
+                pass
+    finally:
+        holder.kill()  # SIGKILL: no clean-up runs, the lock file stays behind
+        holder.wait()
+    assert (run_dir / ".lock").exists()
+    save_some(run_dir, [1])
+    with claim_run_dir(run_dir, resume=True):  # the stale lock does not block
+        with claim_run_dir(run_dir, resume=True):  # claims nest in one process
+            pass
+    assert not (run_dir / "owner.json").exists()  # released: no owner named
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda d: d.write_text("x"), "is a file, not a directory"),
+        (lambda d: d.parent.joinpath("f").write_text("x"), "is a file"),
+    ],
+)
+def test_unusable_run_dirs_create_nothing(tmp_path: Path, make, message) -> None:
+    run_dir = tmp_path / "r"
+    make(run_dir)
+    target = run_dir if run_dir.exists() else tmp_path / "f" / "sub"
+    before = sorted(tmp_path.rglob("*"))
+    for resume in (False, True):
+        with pytest.raises(RunDirError, match=message):
+            with claim_run_dir(target, resume=resume):
+                pass
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_wrong_dtype_of_the_right_shape_is_refused_not_cast(tmp_path: Path) -> None:
+    # issue: float64 (or float16) weights of the right shapes were cast silently
+    model = tiny()
+    for dtype in (torch.float64, torch.float16):
+        path = tmp_path / f"{dtype}.safetensors"
+        save_file({k: v.to(dtype) for k, v in model.state_dict().items()}, str(path))
+        target = tiny(3)
+        before = [p.clone() for p in target.parameters()]
+        name = str(dtype).removeprefix("torch.")
+        with pytest.raises(
+            CheckpointError, match=f"dtype mismatch: .*{name} in the file, float32"
+        ):
+            load_weights(target, path)
+        assert all(torch.equal(a, b) for a, b in zip(before, target.parameters()))
+
+
+def test_absurd_header_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "w.safetensors"
+    save_weights(tiny(), path)
+    data = path.read_bytes()
+    path.write_bytes((2**62).to_bytes(8, "little") + data[8:])  # header "length"
+    with pytest.raises(CheckpointError, match="not a readable safetensors file"):
+        load_weights(tiny(), path)
+
+
+# Property-based: any mix of intact, unfinished, corrupt and malformed checkpoints
+KINDS = st.sampled_from(["intact", "no marker", "corrupt", "malformed", "empty dir"])
+
+
+def make_checkpoint(run_dir: Path, step: int, kind: str) -> None:
+    directory = run_dir / "checkpoints" / f"step-{step:08d}"
+    directory.mkdir(parents=True)
+    if kind == "empty dir":
+        return
+    (directory / "w.bin").write_bytes(step.to_bytes(4, "little"))
+    if kind == "no marker":
+        return
+    commit_checkpoint(directory, ["w.bin"], {"step": step})
+    if kind == "corrupt":
+        (directory / "w.bin").write_bytes(b"\xff" * 4)
+    elif kind == "malformed":
+        (directory / "complete.json").write_text('{"format": 1, "files": []}')
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    layout=st.dictionaries(st.integers(0, 10**8), KINDS, max_size=6),
+    keep=st.integers(1, 3),
+)
+def test_listing_and_pruning_never_lose_an_intact_checkpoint(
+    layout: dict[int, str], keep: int
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = Path(tmp)
+        for step, kind in layout.items():
+            make_checkpoint(run_dir, step, kind)
+        intact = sorted(s for s, k in layout.items() if k == "intact")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # skipped ones warn; checked elsewhere
+            newest = latest_checkpoint(run_dir)
+            assert newest == (
+                run_dir / "checkpoints" / f"step-{intact[-1]:08d}" if intact else None
+            )
+            prune_checkpoints(run_dir, keep)
+            left = {int(p.name[5:]) for p in list_checkpoints(run_dir)}
+            kept = intact[-keep:]
+            assert set(kept) <= left  # the newest `keep` intact ones survive
+            if len(kept) == keep:  # then everything older than them is gone
+                assert all(s >= kept[0] for s in left)
+            else:  # fewer intact ones than keep: nothing is deleted
+                assert left == set(layout)
+            assert [p.name for p, _ in intact_checkpoints(run_dir)] == [
+                f"step-{s:08d}" for s in reversed(kept)
+            ]

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, TensorDataset
@@ -494,7 +496,9 @@ def test_wrong_content_checkpoint_falls_back_to_an_older_one(tmp_path: Path) -> 
     meta = json.loads((newest / "complete.json").read_text())["meta"]
     commit_checkpoint(newest, files, meta)  # hashes match the wrong file
     resumed = small_model(seed=5)
-    with pytest.warns(UserWarning, match="step-00000003.*dtype mismatch.*float64 in the file, float32"):
+    with pytest.warns(
+        UserWarning, match="step-00000003.*dtype mismatch.*float64 in the file, float32"
+    ):
         history = train(
             resumed,
             make_loader(train_set, 32, True),
@@ -561,3 +565,47 @@ def test_compile_on_cuda() -> None:
         device,
     )
     assert history[-1]["train_loss"] < history[0]["train_loss"]
+
+
+ANY = (
+    st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.booleans()
+    | st.none()
+    | st.text(max_size=3)
+)
+FIELDS = {
+    "epochs": ANY,
+    "lr": ANY,
+    "min_lr_ratio": ANY,
+    "warmup_steps": ANY,
+    "weight_decay": ANY,
+    "grad_accum_steps": ANY,
+    "max_grad_norm": ANY,
+    "amp": st.sampled_from(["off", "bf16", "fp16", "fp8", ""]) | ANY,
+    "seed": ANY,
+    "save_every": ANY,
+    "keep_last": ANY,
+    "stop_at_step": ANY,
+    "log_every": ANY,
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries({}, optional=FIELDS))
+def test_any_config_is_valid_or_refused_in_our_words(kwargs: dict) -> None:
+    try:
+        cfg = TrainConfig(**kwargs)
+    except (ValueError, TypeError) as err:
+        assert str(err).startswith("TrainConfig."), err  # never a foreign error
+        return
+    for name in ("epochs", "grad_accum_steps", "keep_last", "log_every"):
+        value = getattr(cfg, name)
+        assert type(value) is int and value >= 1
+    assert type(cfg.seed) is int and 0 <= cfg.seed < 2**32
+    assert math.isfinite(cfg.lr) and 0 < cfg.lr <= 1
+    assert math.isfinite(cfg.weight_decay) and 0 <= cfg.lr * cfg.weight_decay < 1
+    assert 0 <= cfg.min_lr_ratio <= 1
+    assert cfg.max_grad_norm is None or 0 < cfg.max_grad_norm < math.inf
+    assert cfg.amp in ("off", "bf16", "fp16")
+    json.dumps(cfg.result_config(), allow_nan=False)  # strict JSON in checkpoints
