@@ -28,10 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from snippets.models.attention import (
-    CausalSelfAttention,
-    naive_causal_attention,  # noqa: F401 (old import path)
-)
+from snippets.models.attention import CausalSelfAttention
 from snippets.models.rope import rope_tables
 from snippets.models.sampling import check_sampling, sample_next
 
