@@ -369,6 +369,23 @@ def end_epoch(
     progress.batches_done, progress.loss_sum, progress.loss_count = 0, 0.0, 0
 
 
+def start_or_resume(
+    cfg: TrainConfig,
+    ckpt: TrainingState,
+    generator: torch.Generator | None,
+    device: torch.device,
+) -> Progress:
+    """A fresh run seeds every RNG; a resume restores the newest usable checkpoint
+    (weights, optimizer, schedule, RNGs, the loader's generator, the position)."""
+    if not cfg.resume:
+        seed_everything(cfg.seed)  # not the loader: its order is its own seed's
+        return Progress()
+    progress, generator_state = ckpt.restore(Progress, device)
+    if generator is not None and generator_state is not None:
+        generator.set_state(generator_state)
+    return progress
+
+
 # --8<-- [start:train]
 def train(
     model: nn.Module,
@@ -379,39 +396,25 @@ def train(
 ) -> list[dict[str, float]]:
     """Train ``model`` with AdamW on cross-entropy; return one metrics dict per epoch.
 
-    Args:
-        model: a classifier returning logits ``(B, C)``; trained in place.
-        train_loader: to resume exactly it must shuffle with its own ``generator``
-            and ``num_workers=0`` (``make_loader``); the data order is its seed's.
-        val_loader: evaluated after every epoch (None: skip evaluation).
-        cfg: hyperparameters and run settings.
-        device: where to train; default: where the model's parameters are.
+    ``train_loader`` must shuffle with its own generator (``make_loader``) for an
+    exact resume; ``val_loader`` (or None) is evaluated after every epoch; ``device``
+    defaults to where the model's parameters are.
     """
     device = device if device is not None else next(model.parameters()).device
     amp_dtype(cfg.amp, device)  # refuse a precision this device should not use
     config = {**cfg.result_config(), **loader_config(train_loader, cfg)}
     steps = cfg.epochs * math.ceil(len(train_loader) / cfg.grad_accum_steps)
     optimizer, scheduler = adamw_with_schedule(model.to(device), cfg, steps)
-    # The scaler multiplies the fp16 loss so small gradients do not underflow to 0;
-    # disabled it is a no-op, so the same code serves every precision.
+    # fp16 only: scale the loss so small gradients do not underflow (else a no-op)
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp == "fp16")
     if cfg.compile:  # in place: the module and its state_dict keys stay as they are
         model.compile()
     stateful = {"optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}
     ckpt = TrainingState(cfg.run_dir, model, stateful, config, cfg.keep_last)
-    gen, progress = train_loader.generator, Progress()
+    gen = train_loader.generator
     with claim_run_dir(cfg.run_dir, cfg.resume) if cfg.run_dir else nullcontext():
-        if cfg.resume:  # weights, optimizer, schedule, RNGs, data position
-            progress, gen_state = ckpt.restore(Progress, device)
-            if gen is not None and gen_state is not None:
-                gen.set_state(gen_state)
-        else:
-            seed_everything(cfg.seed)  # not the loader: its order is its own seed's
+        progress = start_or_resume(cfg, ckpt, gen, device)
         bar = tqdm(total=steps, initial=progress.step, disable=not cfg.progress)
-
-        def save(gen_state: torch.Tensor | None) -> None:
-            check_finite(progress.loss_sum, model, progress.step)  # keep good ones
-            ckpt.save(asdict(progress), gen_state)
 
         def on_step(p: Progress, loss_sum: torch.Tensor) -> bool:
             bar.update()
@@ -421,14 +424,15 @@ def train(
             )
             if saving or p.step % cfg.log_every == 0:  # a sync: not every step
                 p.loss_sum, lr = loss_sum.item(), scheduler.get_last_lr()[0]
+                check_finite(p.loss_sum, model, p.step)  # never save a NaN
                 bar.set_postfix(loss=p.loss_sum / p.loss_count, lr=lr, refresh=False)
-            if saving:
-                save(epoch_start)  # resuming replays this epoch's order from here
+            if saving:  # a resume replays this epoch's order from epoch_start
+                ckpt.save(asdict(p), epoch_start)
             return stop
 
         stopped = cfg.stop_at_step is not None and progress.step >= cfg.stop_at_step
         while progress.epoch < cfg.epochs and not stopped:
-            epoch_start = gen.get_state() if gen is not None else None
+            epoch_start = gen and gen.get_state()
             started = time.perf_counter()
             stopped = train_epoch(
                 model,
@@ -443,7 +447,7 @@ def train(
             if not stopped:
                 end_epoch(progress, model, val_loader, scheduler, started)
                 if cfg.run_dir:  # the next epoch draws its order from here
-                    save(gen.get_state() if gen is not None else None)
+                    ckpt.save(asdict(progress), gen and gen.get_state())
         bar.close()
     return progress.history
 
