@@ -71,17 +71,36 @@ def attention(lang: str):
 
 
 def _box(ax, x, y, label, shape, color):
-    ax.add_patch(FancyBboxPatch((x - 0.62, y - 0.32), 1.24, 0.64,
-                                boxstyle="round,pad=0.02", fc="white", ec=color, lw=1.6))
+    ax.add_patch(
+        FancyBboxPatch(
+            (x - 0.62, y - 0.32),
+            1.24,
+            0.64,
+            boxstyle="round,pad=0.02",
+            fc="white",
+            ec=color,
+            lw=1.6,
+        )
+    )
     ax.text(x, y + 0.1, label, ha="center", va="center", fontsize=9, weight="bold")
-    ax.text(x, y - 0.14, shape, ha="center", va="center", fontsize=8, family="monospace")
+    ax.text(
+        x, y - 0.14, shape, ha="center", va="center", fontsize=8, family="monospace"
+    )
 
 
 def _arrow(ax, start, end, label=""):
     ax.annotate("", end, start, arrowprops={"arrowstyle": "->", "color": "#444444"})
     mx, my = (start[0] + end[0]) / 2, (start[1] + end[1]) / 2
-    ax.text(mx, my + 0.12, label, ha="center", va="bottom", fontsize=7.5,
-            family="monospace", color="#444444")
+    ax.text(
+        mx,
+        my + 0.12,
+        label,
+        ha="center",
+        va="bottom",
+        fontsize=7.5,
+        family="monospace",
+        color="#444444",
+    )
 
 
 def heads(lang: str):
@@ -89,14 +108,20 @@ def heads(lang: str):
     ax.set_xlim(-0.8, 9.8)
     ax.set_ylim(-0.9, 2.1)
     ax.axis("off")
-    top = [(0, "x", "(B, T, C)"), (2.1, "qkv", "(B, T, 3C)"),
-           (4.3, "q, k, v", "(B, T, C)"), (6.6, "view", "(B, T, H, C/H)"),
-           (9.0, text(lang, "转置", "transpose"), "(B, H, T, C/H)")]
-    bottom = [(9.0, text(lang, "注意力", "attention"), "(B, H, T, C/H)"),
-              (6.6, text(lang, "转置", "transpose"), "(B, T, H, C/H)"),
-              (4.3, text(lang, "合并", "merge"), "(B, T, C)"),
-              (2.1, "y", "(B, T, C)")]
-    for i, (x, label, shape) in enumerate(top):
+    top = [
+        (0, "x", "(B, T, C)"),
+        (2.1, "qkv", "(B, T, 3C)"),
+        (4.3, "q, k, v", "(B, T, C)"),
+        (6.6, "view", "(B, T, H, C/H)"),
+        (9.0, text(lang, "转置", "transpose"), "(B, H, T, C/H)"),
+    ]
+    bottom = [
+        (9.0, text(lang, "注意力", "attention"), "(B, H, T, C/H)"),
+        (6.6, text(lang, "转置", "transpose"), "(B, T, H, C/H)"),
+        (4.3, text(lang, "合并", "merge"), "(B, T, C)"),
+        (2.1, "y", "(B, T, C)"),
+    ]
+    for x, label, shape in top:
         _box(ax, x, 1.5, label, shape, COLORS[0])
     for x, label, shape in bottom:
         _box(ax, x, -0.2, label, shape, COLORS[1])
@@ -104,13 +129,28 @@ def heads(lang: str):
     for (x0, *_), (x1, *_), label in zip(top, top[1:], edges):
         _arrow(ax, (x0 + 0.64, 1.5), (x1 - 0.64, 1.5), label)
     _arrow(ax, (9.0, 1.16), (9.0, 0.14), "")
-    ax.text(9.1, 0.65, "softmax(qkᵀ/√d+M)v", fontsize=7.5, family="monospace",
-            ha="left", va="center", color="#444444")
+    ax.text(
+        9.1,
+        0.65,
+        "softmax(qkᵀ/√d+M)v",
+        fontsize=7.5,
+        family="monospace",
+        ha="left",
+        va="center",
+        color="#444444",
+    )
     edges = ["transpose", "view", "W_o"]
     for (x0, *_), (x1, *_), label in zip(bottom, bottom[1:], edges):
         _arrow(ax, (x0 - 0.64, -0.2), (x1 + 0.64, -0.2), label)
-    ax.text(0.0, -0.2, text(lang, "每个头：\nC/H 个通道", "each head:\nC/H channels"),
-            ha="center", va="center", fontsize=8, color=COLORS[2])
+    ax.text(
+        0.0,
+        -0.2,
+        text(lang, "每个头：\nC/H 个通道", "each head:\nC/H channels"),
+        ha="center",
+        va="center",
+        fontsize=8,
+        color=COLORS[2],
+    )
     return fig
 
 
