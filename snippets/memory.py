@@ -15,8 +15,9 @@ is left out of both the estimate and the measurement.  Sizes are reported in GiB
 (2**30 bytes).
 
 Activations (tensors autograd keeps for backward) depend on the model's code;
-``saved_activation_bytes`` measures them with ``torch.autograd.graph.saved_tensors_hooks``,
-which sees every saved tensor.
+``saved_activation_bytes`` measures them with
+``torch.autograd.graph.saved_tensors_hooks``, which sees every saved tensor.  They
+scale with B * T * (L * d + V), plus B * H * T**2 * L when attention keeps its scores.
 
 Run ``python -m snippets.memory`` to print the estimate for a GPT-2-small shaped model.
 """
