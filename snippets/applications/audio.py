@@ -1,14 +1,14 @@
 """Audio classification: generated clips, STFT log-spectrograms and a small CNN.
 
-Four kinds of one-second-scale clips are generated with random parameters: a sine, a
-square wave (odd harmonics), a linear chirp (a frequency sweep) and white noise, each
-with a random amplitude, phase and amount of added noise.  ``torch.stft`` turns a clip
-into a (frequency x time) magnitude image; its logarithm compresses the dynamic range
-the way speech front ends (log-Mel features) do.  A two-block CNN then classifies the
-image: a sine is one horizontal line, a square wave a ladder of lines, a chirp a slanted
-line, noise a flat texture.  The whole run takes about a second of CPU time.
-
-Training reuses the handbook's loop, ``snippets.train.train`` and ``evaluate``.
+Four kinds of short clips (512 samples at 4 kHz) are generated with random parameters:
+a sine, a square wave (odd harmonics), a linear chirp (a frequency sweep) and white
+noise, each with a random amplitude, phase and amount of added noise.  ``torch.stft``
+turns a clip into a (frequency x time) magnitude image; its logarithm compresses the
+dynamic range the way speech front ends (log-Mel features) do.
+``snippets.models.spectrogram_cnn``'s two-block CNN then classifies the image: a sine
+is one horizontal line, a square wave a ladder of lines, a chirp a slanted line, noise
+a flat texture.  Training reuses the handbook's loop, ``snippets.train.train`` and
+``evaluate``.
 
 Run ``python -m snippets.applications.audio`` (``--epochs`` to change the budget).
 """
@@ -20,10 +20,10 @@ import math
 from dataclasses import dataclass, field
 
 import torch
-from torch import nn
 from torch.utils.data import TensorDataset
 
 from snippets.data import make_loader
+from snippets.models.spectrogram_cnn import SpectrogramCNN
 from snippets.train import TrainConfig, evaluate, train
 
 CLASSES = ("sine", "square", "chirp", "noise")
@@ -150,58 +150,6 @@ def log_spectrogram(clips: torch.Tensor, n_fft: int, hop_length: int) -> torch.T
 # --8<-- [end:features]
 
 
-# --8<-- [start:model]
-class SpectrogramCNN(nn.Module):
-    """(conv3x3 -> ReLU -> maxpool2) twice, then a linear head, for spectrogram images.
-
-    Each 2x2 pool maps a side of length L to floor(L / 2), so the head sees
-    ``2 * channels * (F // 4) * (T // 4)`` features.  Convolutions find local patterns
-    (a line, a slanted line, a ladder of lines) wherever they are in frequency.
-
-    Args:
-        freq_bins: F, rows of the input image (``n_fft // 2 + 1``).
-        frames: T, columns of the input image.
-        channels: channels of the first convolution; the second has ``2 * channels``.
-        num_classes: number of output logits.
-    """
-
-    def __init__(
-        self,
-        freq_bins: int,
-        frames: int,
-        channels: int = 8,
-        num_classes: int = len(CLASSES),
-    ) -> None:
-        super().__init__()
-        if freq_bins < 4 or frames < 4:
-            raise ValueError(
-                "SpectrogramCNN needs an image of at least 4x4, "
-                f"got {freq_bins}x{frames}"
-            )
-        if channels < 1 or num_classes < 2:
-            raise ValueError(
-                f"SpectrogramCNN needs channels >= 1 and num_classes >= 2, "
-                f"got {channels} and {num_classes}"
-            )
-        self.features = nn.Sequential(
-            nn.Conv2d(1, channels, kernel_size=3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),  # (F, T) -> (F // 2, T // 2)
-            nn.Conv2d(channels, 2 * channels, kernel_size=3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),  # -> (F // 4, T // 4)
-        )
-        n_features = 2 * channels * (freq_bins // 4) * (frames // 4)
-        self.head = nn.Linear(n_features, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.features(x)  # (B, 2C, F // 4, T // 4)
-        return self.head(x.flatten(1))  # (B, 2C * (F // 4) * (T // 4)) -> (B, classes)
-
-
-# --8<-- [end:model]
-
-
 # --8<-- [start:train]
 def train_audio(
     cfg: AudioConfig, device: torch.device | None = None
@@ -224,7 +172,8 @@ def train_audio(
     train_set = TensorDataset(features[n_test:], labels[n_test:])
     test_set = TensorDataset(features[:n_test], labels[:n_test])
     torch.manual_seed(cfg.train.seed)  # the initial weights
-    model = SpectrogramCNN(features.shape[2], features.shape[3], cfg.channels)
+    bins, frames = features.shape[2], features.shape[3]
+    model = SpectrogramCNN(bins, frames, len(CLASSES), cfg.channels)
     model.to(device)
     loader = make_loader(train_set, cfg.batch_size, shuffle=True, seed=cfg.train.seed)
     history = train(model, loader, None, cfg.train, device)

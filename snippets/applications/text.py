@@ -6,11 +6,8 @@ and polite fillers ("please", "hey", "tomorrow") are shared between intents so n
 frequent word gives the answer away.  A seeded ``random.Random`` makes the corpus the
 same on every machine.
 
-The model is fastText-style (Joulin et al., 2016): ``nn.EmbeddingBag(mode="mean")``
-averages the embeddings of a sentence's words, a linear layer maps the average to
-logits.  Word order is ignored; for intents that is enough, and it trains in well under
-a second on a CPU.
-
+The model is ``snippets.models.bow.BagOfWords`` (fastText-style: the mean of the word
+embeddings, then a linear layer); word order is ignored, which is enough for intents.
 Training reuses the handbook's loop, ``snippets.train.train`` and ``evaluate``, on
 ``TensorDataset`` s of token ids served by ``snippets.data.make_loader``.
 
@@ -24,10 +21,10 @@ import random
 from dataclasses import dataclass, field
 
 import torch
-from torch import nn
 from torch.utils.data import TensorDataset
 
 from snippets.data import make_loader
+from snippets.models.bow import BagOfWords
 from snippets.train import TrainConfig, evaluate, train
 
 # --8<-- [start:templates]
@@ -158,40 +155,6 @@ def encode(sentences: list[str], vocab: dict[str, int], max_len: int) -> torch.T
 # --8<-- [end:vocab]
 
 
-# --8<-- [start:model]
-class BagOfWords(nn.Module):
-    """Mean of the word embeddings, then a linear layer (fastText-style).
-
-    h = (1 / |S|) sum_{i in S} E[w_i],  logits = W h + b,
-    where S are the non-padding positions of the sentence.
-
-    Args:
-        vocab_size: rows of the embedding table E.
-        dim: embedding size.
-        num_classes: number of output logits.
-    """
-
-    def __init__(
-        self, vocab_size: int, dim: int = 16, num_classes: int = len(INTENTS)
-    ) -> None:
-        super().__init__()
-        if vocab_size < 2 or dim < 1 or num_classes < 2:
-            raise ValueError(
-                f"BagOfWords needs vocab_size >= 2, dim >= 1, num_classes >= 2, "
-                f"got {vocab_size}, {dim}, {num_classes}"
-            )
-        # padding_idx=0: <pad> is left out of the mean and never receives a gradient
-        self.embed = nn.EmbeddingBag(vocab_size, dim, mode="mean", padding_idx=0)
-        self.head = nn.Linear(dim, num_classes)
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        h = self.embed(ids)  # (B, L) token ids -> (B, dim): one bag per row
-        return self.head(h)  # (B, num_classes)
-
-
-# --8<-- [end:model]
-
-
 # --8<-- [start:train]
 def train_text(
     cfg: TextConfig, device: torch.device | None = None
@@ -217,7 +180,7 @@ def train_text(
     train_set = TensorDataset(ids[n_test:], y[n_test:])
     test_set = TensorDataset(ids[:n_test], y[:n_test])
     torch.manual_seed(cfg.train.seed)  # the initial weights
-    model = BagOfWords(len(vocab), cfg.dim).to(device)
+    model = BagOfWords(len(vocab), len(INTENTS), cfg.dim).to(device)
     loader = make_loader(train_set, cfg.batch_size, shuffle=True, seed=cfg.train.seed)
     history = train(model, loader, None, cfg.train, device)
     test = evaluate(model, make_loader(test_set, 256, shuffle=False), device)

@@ -8,7 +8,6 @@ import torch
 from snippets.applications.audio import (
     CLASSES,
     AudioConfig,
-    SpectrogramCNN,
     log_spectrogram,
     make_clip,
     make_dataset,
@@ -60,12 +59,6 @@ def test_a_sine_peaks_at_its_frequency_bin() -> None:
     assert abs(peak - f0 * cfg.n_fft / cfg.sample_rate) <= 1.0
 
 
-def test_model_shapes() -> None:
-    model = SpectrogramCNN(freq_bins=33, frames=17, channels=2)
-    assert model(torch.zeros(3, 1, 33, 17)).shape == (3, len(CLASSES))
-    assert model.head.in_features == 4 * 8 * 4
-
-
 def test_training_is_deterministic() -> None:
     cfg = AudioConfig(clips_per_class=20, train=TrainConfig(epochs=2, progress=False))
     _, history_a, acc_a = train_audio(cfg)
@@ -85,5 +78,3 @@ def test_bad_arguments_are_named() -> None:
         make_clip("drum", AudioConfig(), torch.Generator())
     with pytest.raises(ValueError, match=r"must be \(batch, samples\), got shape"):
         log_spectrogram(torch.zeros(64), 16, 8)
-    with pytest.raises(ValueError, match="at least 4x4, got 3x17"):
-        SpectrogramCNN(freq_bins=3, frames=17)

@@ -1,11 +1,9 @@
 """snippets/applications/text.py"""
 
 import pytest
-import torch
 
 from snippets.applications.text import (
     INTENTS,
-    BagOfWords,
     TextConfig,
     build_vocab,
     encode,
@@ -29,15 +27,6 @@ def test_vocab_and_encoding() -> None:
     ids = encode(["Play disco jazz", "now play rock now now"], vocab, max_len=4)
     # unknown -> 1, pad -> 0, the second sentence truncated to 4 words
     assert ids.tolist() == [[2, 1, 3, 0], [5, 2, 4, 5]]
-
-
-def test_bag_is_the_mean_of_non_padding_embeddings() -> None:
-    torch.manual_seed(0)
-    model = BagOfWords(vocab_size=10, dim=4, num_classes=3)
-    ids = torch.tensor([[2, 5, 7, 0, 0]])
-    expected = model.embed.weight[[2, 5, 7]].mean(dim=0)  # padding left out
-    torch.testing.assert_close(model.embed(ids)[0], expected)
-    assert model(ids).shape == (1, 3)
 
 
 def test_training_is_deterministic_and_accurate() -> None:
