@@ -24,7 +24,9 @@ def check_version(distribution: str) -> str:
     try:
         version = metadata.version(distribution)
     except metadata.PackageNotFoundError:
-        raise PluginError(f"{distribution} is not installed (hooks/compat.py)") from None
+        raise PluginError(
+            f"{distribution} is not installed (hooks/compat.py)"
+        ) from None
     if ".".join(version.split(".")[:2]) not in TESTED[distribution]:
         raise PluginError(
             f"{distribution} {version} is installed, but hooks/compat.py was written for "
@@ -58,5 +60,11 @@ def notebook_html(ipynb: Path) -> str:
     check_version("mkdocs-jupyter")
     from mkdocs_jupyter import convert
 
-    return convert.nb2html(str(ipynb), execute=False, allow_errors=False,
-                           include_requirejs=False, custom_mathjax_url="", no_prompt=True)
+    return convert.nb2html(
+        str(ipynb),
+        execute=False,
+        allow_errors=False,
+        include_requirejs=False,
+        custom_mathjax_url="",
+        no_prompt=True,
+    )

@@ -25,7 +25,11 @@ def tree_digest(folder: Path) -> str:
     h = hashlib.sha256()
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder)
-        if not path.is_file() or SKIPPED_PARTS & set(rel.parts) or path.suffix == ".pyc":
+        if (
+            not path.is_file()
+            or SKIPPED_PARTS & set(rel.parts)
+            or path.suffix == ".pyc"
+        ):
             continue
         h.update(rel.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()

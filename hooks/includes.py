@@ -34,8 +34,9 @@ def _config_extensions(config_file: str) -> tuple[list, dict]:
 
 def preprocessor(extensions: Sequence, extension_configs: Mapping):
     """The pymdownx.snippets preprocessor of a Markdown configured like the site."""
-    md = markdown.Markdown(extensions=list(extensions),
-                           extension_configs=dict(extension_configs))
+    md = markdown.Markdown(
+        extensions=list(extensions), extension_configs=dict(extension_configs)
+    )
     if "snippet" not in md.preprocessors:
         raise IncludeError("pymdownx.snippets is not among the markdown extensions")
     return md.preprocessors["snippet"]
@@ -46,8 +47,9 @@ def _file_preprocessor(config_file: str):
     return preprocessor(*_config_extensions(config_file))
 
 
-def expand(text: str, where: str, snippet_preprocessor=None,
-           config_file: Path = MKDOCS_YML) -> str:
+def expand(
+    text: str, where: str, snippet_preprocessor=None, config_file: Path = MKDOCS_YML
+) -> str:
     """``text`` with every ``--8<--`` include expanded; the trailing newline is kept.
 
     Args:
@@ -62,7 +64,9 @@ def expand(text: str, where: str, snippet_preprocessor=None,
     """
     if MARKER not in text:
         return text
-    snippets = snippet_preprocessor or _file_preprocessor(str(Path(config_file).resolve()))
+    snippets = snippet_preprocessor or _file_preprocessor(
+        str(Path(config_file).resolve())
+    )
     try:
         lines = snippets.run(text.splitlines())
     except Exception as err:  # SnippetMissingError and friends

@@ -55,7 +55,9 @@ from mkdocs.structure.toc import get_toc
 from mkdocs.utils import get_relative_url
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # MkDocs loads hooks by file; the shared helpers are hooks.*
+if (
+    str(ROOT) not in sys.path
+):  # MkDocs loads hooks by file; the shared helpers are hooks.*
     sys.path.insert(0, str(ROOT))
 from hooks import compat, includes  # noqa: E402
 from hooks.fingerprint import snippets_digest  # noqa: E402
@@ -66,13 +68,22 @@ CACHE_FORMAT = 2  # bump when what a cache entry holds changes
 CELL_TIMEOUT_S = 300
 LANGS = ("zh", "en")
 LABELS = {
-    "zh": {"box": "Notebook", "view": "查看本章示例的 notebook（含运行结果与图）",
-           "download": "下载 .ipynb", "lead": "本页由", "executed": "在构建时执行生成",
-           "record": "构建时执行：torch {torch}，设备 {device}，{date}（UTC）。"},
-    "en": {"box": "Notebook", "view": "This chapter's example as a notebook (outputs and plots)",
-           "download": "Download .ipynb", "lead": "This page was generated from",
-           "executed": "executed during the build",
-           "record": "Executed during the build with torch {torch} on {device}, {date} (UTC)."},
+    "zh": {
+        "box": "Notebook",
+        "view": "查看本章示例的 notebook（含运行结果与图）",
+        "download": "下载 .ipynb",
+        "lead": "本页由",
+        "executed": "在构建时执行生成",
+        "record": "构建时执行：torch {torch}，设备 {device}，{date}（UTC）。",
+    },
+    "en": {
+        "box": "Notebook",
+        "view": "This chapter's example as a notebook (outputs and plots)",
+        "download": "Download .ipynb",
+        "lead": "This page was generated from",
+        "executed": "executed during the build",
+        "record": "Executed during the build with torch {torch} on {device}, {date} (UTC).",
+    },
 }
 PLACEHOLDER = "<!-- notebook-body -->"
 # Run before the notebook's cells, hidden: record which repository files the code opens.
@@ -104,7 +115,9 @@ def _root(config: MkDocsConfig) -> Path:
 def _i18n(config: MkDocsConfig):
     plugin = config.plugins.get("i18n")
     if plugin is None:
-        raise PluginError("hooks/notebooks.py needs the mkdocs-static-i18n plugin (i18n)")
+        raise PluginError(
+            "hooks/notebooks.py needs the mkdocs-static-i18n plugin (i18n)"
+        )
     compat.check_version("mkdocs-static-i18n")
     return plugin
 
@@ -134,8 +147,10 @@ def bilingual_cells(source: Path, expand=None) -> list[nbformat.NotebookNode]:
         if lang not in (None, *LANGS):
             raise NotebookError(f"{source}:{line}: unknown cell language {lang!r}")
         if cell.cell_type == "code" and lang is not None:
-            raise NotebookError(f"{source}:{line}: a code cell has no language: both "
-                                "notebooks run the same code (put text in markdown cells)")
+            raise NotebookError(
+                f"{source}:{line}: a code cell has no language: both "
+                "notebooks run the same code (put text in markdown cells)"
+            )
         if cell.cell_type == "code" and expand is not None and "--8<--" in cell.source:
             cell.source = expand(cell.source, f"{source}:{line}")
         cell.metadata["lang"] = lang
@@ -148,7 +163,11 @@ def _new_notebook(cells: list) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.cells = cells
     nb.metadata = {
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "kernelspec": {
+            "display_name": "Python 3",
+            "language": "python",
+            "name": "python3",
+        },
         "language_info": {"name": "python"},
     }
     return nb
@@ -156,7 +175,9 @@ def _new_notebook(cells: list) -> nbformat.NotebookNode:
 
 def notebook_for(source: Path, lang: str, expand=None) -> nbformat.NotebookNode:
     """The ``lang`` notebook of a bilingual percent script, not executed."""
-    cells = [c for c in bilingual_cells(source, expand) if c.metadata["lang"] in (None, lang)]
+    cells = [
+        c for c in bilingual_cells(source, expand) if c.metadata["lang"] in (None, lang)
+    ]
     for cell in cells:
         del cell.metadata["lang"]
     nb = _new_notebook(cells)
@@ -176,8 +197,13 @@ def _alt_problem(alt, langs) -> str | None:
     return None if isinstance(alt, str) and alt.strip() else "an image without alt text"
 
 
-def execute(nb: nbformat.NotebookNode, source: Path, label: str = "",
-            cwd: Path | None = None, root: Path = ROOT) -> dict:
+def execute(
+    nb: nbformat.NotebookNode,
+    source: Path,
+    label: str = "",
+    cwd: Path | None = None,
+    root: Path = ROOT,
+) -> dict:
     """Execute ``nb`` in place in a fresh kernel; return {'torch', 'device', 'read'}.
 
     ``read`` lists the files under ``root`` the code opened.  An image output needs alt text:
@@ -194,19 +220,26 @@ def execute(nb: nbformat.NotebookNode, source: Path, label: str = "",
     langs = LANGS
     with tempfile.TemporaryDirectory(prefix="notebook-") as scratch:
         # IPC transport: a local kernel needs no TCP port (and warns about none).
-        manager = KernelManager(kernel_name="python3", transport="ipc",
-                                ip=str(Path(scratch) / "kernel"))
+        manager = KernelManager(
+            kernel_name="python3", transport="ipc", ip=str(Path(scratch) / "kernel")
+        )
         # coalesce_streams: the kernel flushes stdout on a timer, so prints separated by
         # a computation arrive as one or several stream outputs depending on timing;
         # merged, a cell's outputs are the same on every run.
-        client = NotebookClient(nb, km=manager, timeout=CELL_TIMEOUT_S,
-                                coalesce_streams=True,
-                                resources={"metadata": {"path": str(cwd or scratch)}})
+        client = NotebookClient(
+            nb,
+            km=manager,
+            timeout=CELL_TIMEOUT_S,
+            coalesce_streams=True,
+            resources={"metadata": {"path": str(cwd or scratch)}},
+        )
         hidden = nbformat.v4.new_code_cell(TRACK_CELL.format(root=str(Path(root))))
         probe = nbformat.v4.new_code_cell(RECORD_CELL)
         try:
             with client.setup_kernel():
-                nb.cells.insert(0, hidden)  # nbclient writes executed cells back by index
+                nb.cells.insert(
+                    0, hidden
+                )  # nbclient writes executed cells back by index
                 try:
                     client.execute_cell(hidden, 0)
                 finally:
@@ -239,18 +272,29 @@ def execute(nb: nbformat.NotebookNode, source: Path, label: str = "",
                         "metadata={'alt': {'zh': ..., 'en': ...}})"
                     )
         cell.metadata.pop("execution", None)
-    text = "".join(o.get("text", "") for o in probe.outputs if o.get("name") == "stdout")
+    text = "".join(
+        o.get("text", "") for o in probe.outputs if o.get("name") == "stdout"
+    )
     return json.loads(text.strip().splitlines()[-1])
 
 
 # --- the execution cache ---------------------------------------------------------------
 
+
 def cache_key(code: list[str], snippets: str) -> str:
     """What an execution depends on, besides the files it records having read."""
     h = hashlib.sha256()
-    h.update(json.dumps({"format": CACHE_FORMAT, "code": code, "snippets": snippets,
-                         "torch": metadata.version("torch"),
-                         "python": platform.python_version()}).encode())
+    h.update(
+        json.dumps(
+            {
+                "format": CACHE_FORMAT,
+                "code": code,
+                "snippets": snippets,
+                "torch": metadata.version("torch"),
+                "python": platform.python_version(),
+            }
+        ).encode()
+    )
     return h.hexdigest()[:24]
 
 
@@ -262,7 +306,9 @@ def _file_digest(path: Path) -> str | None:
 
 
 def _inputs_unchanged(entry: dict, root: Path) -> bool:
-    return all(_file_digest(root / rel) == digest for rel, digest in entry["read"].items())
+    return all(
+        _file_digest(root / rel) == digest for rel, digest in entry["read"].items()
+    )
 
 
 def executed_code(source: Path, root: Path, expand) -> tuple[list, dict, bool]:
@@ -285,8 +331,13 @@ def executed_code(source: Path, root: Path, expand) -> tuple[list, dict, bool]:
         rel = Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
         if not rel.startswith((".venv/", "build/", "node_modules/")):
             read[rel] = _file_digest(Path(path))
-    entry = {"source": source.name, "key": key, "read": read, "record": record,
-             "outputs": [c.get("outputs", []) for c in nb.cells]}
+    entry = {
+        "source": source.name,
+        "key": key,
+        "read": read,
+        "record": record,
+        "outputs": [c.get("outputs", []) for c in nb.cells],
+    }
     cache.mkdir(parents=True, exist_ok=True)
     for stale in cache.glob(f"{source.stem}-*.json"):
         stale.unlink()  # older keys of this notebook
@@ -302,7 +353,9 @@ def language_notebook(source: Path, lang: str, outputs: list, expand=None):
     nb = notebook_for(source, lang, expand)
     code = [c for c in nb.cells if c.cell_type == "code"]
     if len(code) != len(outputs):
-        raise NotebookError(f"{source}: {len(code)} code cells, {len(outputs)} executed")
+        raise NotebookError(
+            f"{source}: {len(code)} code cells, {len(outputs)} executed"
+        )
     for cell, cell_outputs in zip(code, outputs):
         cell.outputs = nbformat.from_dict(copy.deepcopy(cell_outputs))
         for output in cell.outputs:
@@ -315,12 +368,15 @@ def language_notebook(source: Path, lang: str, outputs: list, expand=None):
     return nb
 
 
-_executed: dict[str, tuple[list, dict]] = {}  # source path -> (outputs, record), this build
+_executed: dict[
+    str, tuple[list, dict]
+] = {}  # source path -> (outputs, record), this build
 
 
 def _expander(config: MkDocsConfig):
-    snippet_preprocessor = includes.preprocessor(config.markdown_extensions,
-                                                 config.mdx_configs)
+    snippet_preprocessor = includes.preprocessor(
+        config.markdown_extensions, config.mdx_configs
+    )
 
     def expand(code: str, where: str) -> str:
         try:
@@ -356,6 +412,7 @@ def on_pre_build(config: MkDocsConfig) -> None:
 
 # --- pages ------------------------------------------------------------------------------
 
+
 def _page_markdown(title: str, lang: str, name: str) -> str:
     labels = LABELS[lang]
     return (
@@ -389,26 +446,39 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         outputs, record = _executed[str(source)]
         nb = language_notebook(source, lang, outputs, expand)
         page_uri = f"{lang}/{NOTEBOOK_DIR}/{name}.md"
-        page = File.generated(config, page_uri,
-                              content=_page_markdown(_title(nb, source), lang, name),
-                              inclusion=InclusionLevel.NOT_IN_NAV)
+        page = File.generated(
+            config,
+            page_uri,
+            content=_page_markdown(_title(nb, source), lang, name),
+            inclusion=InclusionLevel.NOT_IN_NAV,
+        )
         page.dest_uri = f"{prefix}{NOTEBOOK_DIR}/{name}/index.html"
         twins = {}
         for other in plugin.build_languages:
             if other != lang:
-                twin = File.generated(config, f"{other}/{NOTEBOOK_DIR}/{name}.md", content="")
+                twin = File.generated(
+                    config, f"{other}/{NOTEBOOK_DIR}/{name}.md", content=""
+                )
                 other_prefix = "" if other == default else f"{other}/"
                 twin.dest_uri = f"{other_prefix}{NOTEBOOK_DIR}/{name}/index.html"
                 twins[other] = twin
         compat.mark_i18n_file(page, lang, f"{NOTEBOOK_DIR}/{name}.md", twins)
-        ipynb = File.generated(config, f"{lang}/{NOTEBOOK_DIR}/{name}.ipynb",
-                               content=nbformat.writes(nb).encode("utf-8"))
+        ipynb = File.generated(
+            config,
+            f"{lang}/{NOTEBOOK_DIR}/{name}.ipynb",
+            content=nbformat.writes(nb).encode("utf-8"),
+        )
         ipynb.dest_uri = f"{prefix}{NOTEBOOK_DIR}/{name}.ipynb"
         compat.mark_i18n_file(ipynb, lang, f"{NOTEBOOK_DIR}/{name}.ipynb")
         files.append(page)
         files.append(ipynb)
-        _pages[page_uri] = {"nb": nb, "record": record, "source": source, "name": name,
-                            "lang": lang}
+        _pages[page_uri] = {
+            "nb": nb,
+            "record": record,
+            "source": source,
+            "name": name,
+            "lang": lang,
+        }
     return files
 
 
@@ -426,27 +496,37 @@ def _images_with_alt(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
                 continue
             alt = output["metadata"]["image/png"]["alt"]
             data = png.replace("\n", "")
-            output["data"] = {"text/html": f'<img alt="{html.escape(alt)}" '
-                                           f'src="data:image/png;base64,{data}">'}
+            output["data"] = {
+                "text/html": f'<img alt="{html.escape(alt)}" '
+                f'src="data:image/png;base64,{data}">'
+            }
             output["metadata"] = {}
     return nb
 
 
-MATHJAX = re.compile(r'<script src="">\s*</script>|<script[^>]*mathjax[^>]*>.*?</script>'
-                     r"|<!-- MathJax configuration -->", re.DOTALL | re.IGNORECASE)
+MATHJAX = re.compile(
+    r'<script src="">\s*</script>|<script[^>]*mathjax[^>]*>.*?</script>'
+    r"|<!-- MathJax configuration -->",
+    re.DOTALL | re.IGNORECASE,
+)
 STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.DOTALL)
-HEADING = re.compile(r'<h(?P<level>[1-6]) id="[^"]*">(?P<text>.*?)'
-                     r'<a class="anchor-link" href="#[^"]*">(?P<mark>.*?)</a></h(?P=level)>',
-                     re.DOTALL)
+HEADING = re.compile(
+    r'<h(?P<level>[1-6]) id="[^"]*">(?P<text>.*?)'
+    r'<a class="anchor-link" href="#[^"]*">(?P<mark>.*?)</a></h(?P=level)>',
+    re.DOTALL,
+)
 TAG = re.compile(r"<[^>]+>")
-MARKDOWN_CELL = re.compile(r'(<div class="jp-RenderedHTMLCommon jp-RenderedMarkdown[^"]*"'
-                           r'[^>]*>)(.*?)(</div>)', re.DOTALL)
+MARKDOWN_CELL = re.compile(
+    r'(<div class="jp-RenderedHTMLCommon jp-RenderedMarkdown[^"]*"'
+    r"[^>]*>)(.*?)(</div>)",
+    re.DOTALL,
+)
 DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.DOTALL)
 INLINE_MATH = re.compile(r"(?<![\\$])\$(?!\s)([^$\n]+?)(?<!\s)\$(?!\d)")
 
 
 def _slugify(config: MkDocsConfig | None):
-    toc = (config.mdx_configs.get("toc", {}) if config is not None else {})
+    toc = config.mdx_configs.get("toc", {}) if config is not None else {}
     slugify = toc.get("slugify")
     if slugify is None:
         from pymdownx.slugs import slugify as make
@@ -468,10 +548,13 @@ def heading_ids(body: str, slugify) -> tuple[str, list]:
         seen[base] = count + 1
         ident = base if count == 0 else f"{base}_{count}"
         level = int(match.group("level"))
-        flat.append({"level": level, "id": ident, "name": html.escape(name),
-                     "children": []})
-        return (f'<h{level} id="{ident}">{match.group("text")}<a class="anchor-link" '
-                f'href="#{ident}">{match.group("mark")}</a></h{level}>')
+        flat.append(
+            {"level": level, "id": ident, "name": html.escape(name), "children": []}
+        )
+        return (
+            f'<h{level} id="{ident}">{match.group("text")}<a class="anchor-link" '
+            f'href="#{ident}">{match.group("mark")}</a></h{level}>'
+        )
 
     body = HEADING.sub(replace, body)
     tokens: list[dict] = []
@@ -489,10 +572,13 @@ def markdown_math(body: str, render) -> str:
     ``render`` (hooks/katex_math.py's ``render_math``) turns into KaTeX HTML."""
 
     def cell(match: re.Match[str]) -> str:
-        text = DISPLAY_MATH.sub(lambda m: f'<div class="arithmatex">\\[{m.group(1)}\\]</div>',
-                                match.group(2))
-        text = INLINE_MATH.sub(lambda m: f'<span class="arithmatex">\\({m.group(1)}\\)</span>',
-                               text)
+        text = DISPLAY_MATH.sub(
+            lambda m: f'<div class="arithmatex">\\[{m.group(1)}\\]</div>',
+            match.group(2),
+        )
+        text = INLINE_MATH.sub(
+            lambda m: f'<span class="arithmatex">\\({m.group(1)}\\)</span>', text
+        )
         return match.group(1) + text + match.group(3)
 
     return render(MARKDOWN_CELL.sub(cell, body))
@@ -501,8 +587,9 @@ def markdown_math(body: str, render) -> str:
 _stylesheets: dict[str, str] = {}  # file name -> CSS, written once per build
 
 
-def render(nb: nbformat.NotebookNode, config: MkDocsConfig | None = None,
-           src: str = "notebook") -> tuple[str, list, str]:
+def render(
+    nb: nbformat.NotebookNode, config: MkDocsConfig | None = None, src: str = "notebook"
+) -> tuple[str, list, str]:
     """(HTML body, TOC tokens, stylesheet name) of an executed notebook.
 
     The converter's inline ``<style>`` blocks are moved into one shared stylesheet.
@@ -523,7 +610,9 @@ def render(nb: nbformat.NotebookNode, config: MkDocsConfig | None = None,
     return body, tokens, name
 
 
-def on_page_content(content: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+def on_page_content(
+    content: str, page: Page, config: MkDocsConfig, files: Files
+) -> str:
     info = _pages.get(page.file.src_uri)
     if info is not None:
         body, tokens, css = render(info["nb"], config, str(info["source"]))
@@ -531,9 +620,14 @@ def on_page_content(content: str, page: Page, config: MkDocsConfig, files: Files
         info["css"] = css
         # The notebook's own '# Title' cell is the page's only h1.
         record = LABELS[info["lang"]]["record"].format(**info["record"])
-        stamp = (f'<p class="verified-stamp" data-state="ok" data-source="notebook">'
-                 f"{html.escape(record)}</p>")
-        return content.replace(f"<p>{PLACEHOLDER}</p>", body).replace(PLACEHOLDER, body) + stamp
+        stamp = (
+            f'<p class="verified-stamp" data-state="ok" data-source="notebook">'
+            f"{html.escape(record)}</p>"
+        )
+        return (
+            content.replace(f"<p>{PLACEHOLDER}</p>", body).replace(PLACEHOLDER, body)
+            + stamp
+        )
     # A chapter with a notebook: link to it from the chapter page.
     norm = getattr(page.file, "norm_src_uri", page.file.src_uri)
     lang = getattr(page.file, "locale", None)
@@ -541,7 +635,9 @@ def on_page_content(content: str, page: Page, config: MkDocsConfig, files: Files
         if norm == f"{source.stem}.md" and lang in LABELS:
             prefix = "" if lang == _i18n(config).default_language else f"{lang}/"
             view = get_relative_url(f"{prefix}{NOTEBOOK_DIR}/{source.stem}/", page.url)
-            download = get_relative_url(f"{prefix}{NOTEBOOK_DIR}/{source.stem}.ipynb", page.url)
+            download = get_relative_url(
+                f"{prefix}{NOTEBOOK_DIR}/{source.stem}.ipynb", page.url
+            )
             labels = LABELS[lang]
             content += (
                 '<div class="admonition example notebook-link">'
@@ -557,7 +653,9 @@ def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
     if info is None or "css" not in info:
         return output
     href = get_relative_url(f"assets/{info['css']}", page.url)
-    return output.replace("</head>", f'<link rel="stylesheet" href="{href}">\n</head>', 1)
+    return output.replace(
+        "</head>", f'<link rel="stylesheet" href="{href}">\n</head>', 1
+    )
 
 
 @event_priority(-200)

@@ -27,7 +27,9 @@ from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # MkDocs loads hooks by file; the shared helpers are hooks.*
+if (
+    str(ROOT) not in sys.path
+):  # MkDocs loads hooks by file; the shared helpers are hooks.*
     sys.path.insert(0, str(ROOT))
 from hooks import includes  # noqa: E402
 from hooks.fingerprint import page_digest, snippets_digest  # noqa: E402
@@ -38,40 +40,56 @@ VERIFIED = ("ok", "none_to_run")  # the states a published page may have
 TEXT = {
     "zh": {
         "ok": "已验证：本页的 {blocks} 段 Python 代码于 {date}（UTC）用 torch {torch} 在 {device} "
-              "上由 tests/pagecheck.py 运行，显示的输出与实际输出一致。",
+        "上由 tests/pagecheck.py 运行，显示的输出与实际输出一致。",
         "none_to_run": "本页没有 Python 代码块（{date} 检查）。",
         "stale": "本页或它引用的代码在最近一次运行（{date}，torch {torch}，{device}）之后有改动，"
-                 "尚未重新验证。",
+        "尚未重新验证。",
         "missing": "本页尚无运行记录：构建时没有找到 tests/pagecheck.py 对本页的运行结果。",
     },
     "en": {
         "ok": "Verified: the {blocks} Python blocks of this page ran with torch {torch} "
-              "on {device} on {date} (UTC) under tests/pagecheck.py, and the outputs shown "
-              "match.",
+        "on {device} on {date} (UTC) under tests/pagecheck.py, and the outputs shown "
+        "match.",
         "none_to_run": "This page has no Python blocks (checked {date}).",
         "stale": "This page or the code it includes changed after its last run ({date}, "
-                 "torch {torch}, {device}) and has not been verified again.",
+        "torch {torch}, {device}) and has not been verified again.",
         "missing": "No run record for this page: the build found no tests/pagecheck.py result "
-                   "for it.",
+        "for it.",
     },
 }
 
 
-def fingerprint(source: Path, rel: str, root: Path = ROOT, snippet_preprocessor=None,
-                snippets: str | None = None) -> str:
+def fingerprint(
+    source: Path,
+    rel: str,
+    root: Path = ROOT,
+    snippet_preprocessor=None,
+    snippets: str | None = None,
+) -> str:
     """The digest a record must carry for the page ``source`` (``rel``: 'en/x.md')."""
-    expanded = includes.expand(source.read_text(encoding="utf-8"), rel,
-                               snippet_preprocessor, Path(root) / "mkdocs.yml")
+    expanded = includes.expand(
+        source.read_text(encoding="utf-8"),
+        rel,
+        snippet_preprocessor,
+        Path(root) / "mkdocs.yml",
+    )
     return page_digest(expanded, snippets or snippets_digest(root))
 
 
-def write_record(root: Path, rel: str, digest: str, blocks: int, torch: str,
-                 device: str, date: str) -> Path:
+def write_record(
+    root: Path, rel: str, digest: str, blocks: int, torch: str, device: str, date: str
+) -> Path:
     """Write the run record of page ``rel`` (atomically); return its path."""
     target = Path(root) / RECORDS / Path(rel).with_suffix(".json")
     target.parent.mkdir(parents=True, exist_ok=True)
-    record = {"page": rel, "blocks": blocks, "torch": torch, "device": device,
-              "digest": digest, "date": date}
+    record = {
+        "page": rel,
+        "blocks": blocks,
+        "torch": torch,
+        "device": device,
+        "digest": digest,
+        "date": date,
+    }
     tmp = target.with_suffix(f".tmp{os.getpid()}")
     tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     os.replace(tmp, target)
@@ -131,7 +149,9 @@ def on_pre_build(config: MkDocsConfig) -> None:
         )
 
 
-def on_page_content(content: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+def on_page_content(
+    content: str, page: Page, config: MkDocsConfig, files: Files
+) -> str:
     if page.file.abs_src_path is None or 'class="verified-stamp"' in content:
         return content  # generated pages (notebooks) carry their own build-time record
     docs = Path(config.docs_dir).resolve()
@@ -144,5 +164,7 @@ def on_page_content(content: str, page: Page, config: MkDocsConfig, files: Files
     lang = getattr(page.file, "locale", rel.split("/")[0])
     digest = fingerprint(source, rel, root, _build["pp"], _build["snippets"])
     state, sentence = stamp(digest, rel, lang, root / RECORDS)
-    return (content + f'<p class="verified-stamp" data-state="{state}"><small>'
-            f"{html.escape(sentence)}</small></p>")
+    return (
+        content + f'<p class="verified-stamp" data-state="{state}"><small>'
+        f"{html.escape(sentence)}</small></p>"
+    )

@@ -28,18 +28,31 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SKIP = {".git", ".venv", "node_modules", "build", "site", ".pytest_cache", "__pycache__"}
+SKIP = {
+    ".git",
+    ".venv",
+    "node_modules",
+    "build",
+    "site",
+    ".pytest_cache",
+    "__pycache__",
+}
 
 
 def copy_tree(target: Path, ref: str | None = None) -> None:
     if ref is not None:
-        archive = subprocess.run(["git", "archive", ref], cwd=ROOT, capture_output=True,
-                                 check=True).stdout
+        archive = subprocess.run(
+            ["git", "archive", ref], cwd=ROOT, capture_output=True, check=True
+        ).stdout
         subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
         (target / "node_modules").symlink_to(ROOT / "node_modules")
         return
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"],
-                            cwd=ROOT, capture_output=True, check=True).stdout
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
     for name in filter(None, listed.decode().split("\0")):
         source = ROOT / name
         if SKIP & set(Path(name).parts) or not source.is_file():
@@ -53,9 +66,21 @@ def build(project: Path) -> float:
     # The copy's own snippets package, also in the notebook kernels (not the editable one).
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "PYTHONPATH": str(project)}
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d",
-                             str(project / "site")], cwd=project, env=env,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "-d",
+            str(project / "site"),
+        ],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
         sys.exit(f"build failed in {project}:\n{result.stderr[-3000:]}")
@@ -64,15 +89,24 @@ def build(project: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--page", default="en/practice.md", help="page edited (docs/...)")
+    parser.add_argument(
+        "--page", default="en/practice.md", help="page edited (docs/...)"
+    )
     parser.add_argument("--snippet", default="snippets/models/simplenet.py")
-    parser.add_argument("--ref", help="benchmark this commit instead of the working tree")
-    parser.add_argument("--skip-cold", action="store_true",
-                        help="reuse the repository's build/ caches (warm start)")
+    parser.add_argument(
+        "--ref", help="benchmark this commit instead of the working tree"
+    )
+    parser.add_argument(
+        "--skip-cold",
+        action="store_true",
+        help="reuse the repository's build/ caches (warm start)",
+    )
     args = parser.parse_args()
-    figures: dict[str, object] = {"cpus": os.cpu_count(),
-                                  "load_average": os.getloadavg()[0],
-                                  "python": platform.python_version()}
+    figures: dict[str, object] = {
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg()[0],
+        "python": platform.python_version(),
+    }
     with tempfile.TemporaryDirectory(prefix="bench-site-") as tmp:
         project = Path(tmp)
         copy_tree(project, args.ref)
@@ -84,11 +118,14 @@ def main() -> None:
             figures["cold_s"] = build(project)
         figures["warm_s"] = build(project)
         page = project / "docs" / args.page
-        page.write_text(page.read_text(encoding="utf-8") + "\nEdited.\n", encoding="utf-8")
+        page.write_text(
+            page.read_text(encoding="utf-8") + "\nEdited.\n", encoding="utf-8"
+        )
         figures["page_edit_s"] = build(project)
         snippet = project / args.snippet
-        snippet.write_text(snippet.read_text(encoding="utf-8") + "\n# edited\n",
-                           encoding="utf-8")
+        snippet.write_text(
+            snippet.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8"
+        )
         figures["snippet_edit_s"] = build(project)
         figures["load_average_after"] = os.getloadavg()[0]
     print(json.dumps(figures, indent=1))

@@ -31,30 +31,59 @@ from hooks.verified import REQUIRE_ENV, unverified_pages  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--remote", required=True,
-                        help="git remote (name, URL or path) to push the site to")
-    parser.add_argument("--site-url", default=os.environ.get("SITE_URL"),
-                        help="the URL the site is served at (default: $SITE_URL)")
+    parser.add_argument(
+        "--remote",
+        required=True,
+        help="git remote (name, URL or path) to push the site to",
+    )
+    parser.add_argument(
+        "--site-url",
+        default=os.environ.get("SITE_URL"),
+        help="the URL the site is served at (default: $SITE_URL)",
+    )
     parser.add_argument("--branch", default="gh-pages", help="branch to publish to")
     args = parser.parse_args(argv)
     if not args.site_url or not args.site_url.startswith(("https://", "http://")):
-        parser.error(f"--site-url (or SITE_URL) must be an http(s) URL, got {args.site_url!r}")
+        parser.error(
+            f"--site-url (or SITE_URL) must be an http(s) URL, got {args.site_url!r}"
+        )
     site_url = args.site_url.rstrip("/") + "/"
 
     stale = unverified_pages(ROOT)
     if stale:
-        print(f"publish: refusing to publish, {len(stale)} page(s) are not verified for the "
-              "content that would be published (run them with tests/pagecheck.py or "
-              "pytest tests/test_pages.py):\n  " + "\n  ".join(stale), file=sys.stderr)
+        print(
+            f"publish: refusing to publish, {len(stale)} page(s) are not verified for the "
+            "content that would be published (run them with tests/pagecheck.py or "
+            "pytest tests/test_pages.py):\n  " + "\n  ".join(stale),
+            file=sys.stderr,
+        )
         return 1
-    env = {**os.environ, "SITE_URL": site_url, REQUIRE_ENV: "1", "NO_MKDOCS_2_WARNING": "1"}
-    command = [sys.executable, "-m", "mkdocs", "gh-deploy", "--force", "--strict",
-               "--remote-name", args.remote, "--remote-branch", args.branch,
-               "--message", f"Publish {site_url} from {{sha}} with MkDocs {{version}}"]
+    env = {
+        **os.environ,
+        "SITE_URL": site_url,
+        REQUIRE_ENV: "1",
+        "NO_MKDOCS_2_WARNING": "1",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "mkdocs",
+        "gh-deploy",
+        "--force",
+        "--strict",
+        "--remote-name",
+        args.remote,
+        "--remote-branch",
+        args.branch,
+        "--message",
+        f"Publish {site_url} from {{sha}} with MkDocs {{version}}",
+    ]
     result = subprocess.run(command, cwd=ROOT, env=env)
     if result.returncode != 0:
-        print("publish: the build or the push failed; nothing was published",
-              file=sys.stderr)
+        print(
+            "publish: the build or the push failed; nothing was published",
+            file=sys.stderr,
+        )
         return result.returncode
     print(f"publish: {site_url} pushed to {args.remote} ({args.branch})")
     return 0

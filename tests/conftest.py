@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
     if torch.cuda.is_available():
         return
     skip_gpu = pytest.mark.skip(reason="gpu test: no CUDA device on this machine")
@@ -30,7 +32,9 @@ def verify_stale_pages() -> None:
     """Run (zh, then en in the same directory) every chapter with an unverified page."""
     from pagecheck import run_chapter
 
-    chapters = sorted({line.split(":")[0].split("/", 1)[1] for line in unverified_pages()})
+    chapters = sorted(
+        {line.split(":")[0].split("/", 1)[1] for line in unverified_pages()}
+    )
     for chapter in chapters:
         run_chapter(ROOT / "docs" / "zh" / chapter, ROOT / "docs" / "en" / chapter)
 
@@ -54,7 +58,11 @@ def built_site() -> Path:
     start = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(target)],
-        cwd=ROOT, capture_output=True, text=True, env=env, timeout=900,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     warnings = [line for line in result.stderr.splitlines() if "WARNING" in line]

@@ -48,7 +48,12 @@ MKDOCS_YML = ROOT / "mkdocs.yml"
 # What a fence's language may be, and what the tests do with it.
 EXECUTED = {"python"}
 OUTPUT = {"text"}  # only as the expected output of the python block above it
-SHOWN = {"bash", "yaml", "toml", "json"}  # commands and config a reader types, not Python
+SHOWN = {
+    "bash",
+    "yaml",
+    "toml",
+    "json",
+}  # commands and config a reader types, not Python
 
 NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 RTOL, ATOL = 1e-2, 1e-3  # printed floats may differ in the last digits across CPUs
@@ -135,7 +140,9 @@ def extract_blocks(path: Path) -> list[Block]:
     return blocks
 
 
-def outputs_match(expected: str, actual: str, rtol: float = RTOL, atol: float = ATOL) -> bool:
+def outputs_match(
+    expected: str, actual: str, rtol: float = RTOL, atol: float = ATOL
+) -> bool:
     """Same text line by line; numbers with a '.' or exponent compared with a tolerance."""
     exp_lines = [line.rstrip() for line in expected.strip("\n").splitlines()]
     act_lines = [line.rstrip() for line in actual.strip("\n").splitlines()]
@@ -254,7 +261,12 @@ def write_verified_record(root: Path, rel: str, digest: str, ran: int) -> None:
     from snippets.device import pick_device
 
     verified.write_record(
-        root, rel, digest, ran, torch.__version__, str(pick_device("auto")),
+        root,
+        rel,
+        digest,
+        ran,
+        torch.__version__,
+        str(pick_device("auto")),
         datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
     )
 
@@ -267,7 +279,9 @@ def _pairs(pages: list[Path]) -> list[tuple[Path, ...]]:
         twin = Path(str(page).replace("/zh/", "/en/"))
         if "/zh/" in str(page) and twin in pages:
             groups.append((page, twin))
-        elif not ("/en/" in str(page) and Path(str(page).replace("/en/", "/zh/")) in pages):
+        elif not (
+            "/en/" in str(page) and Path(str(page).replace("/en/", "/zh/")) in pages
+        ):
             groups.append((page,))
     return groups
 
@@ -277,8 +291,10 @@ if __name__ == "__main__":
         try:
             if len(group) == 2:
                 zh, en = run_chapter(*group)
-                print(f"{group[0]}: {zh} python blocks ran; {group[1]}: {en} ran again "
-                      "in the same directory")
+                print(
+                    f"{group[0]}: {zh} python blocks ran; {group[1]}: {en} ran again "
+                    "in the same directory"
+                )
             else:
                 print(f"{group[0]}: {run_page(group[0])} python blocks ran")
         except PageError as err:

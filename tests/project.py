@@ -9,18 +9,26 @@ import shutil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FIGURE_FRAMEWORK = ("__init__.py", "__main__.py", "render.py", "style.py")  # no chapters
+FIGURE_FRAMEWORK = (
+    "__init__.py",
+    "__main__.py",
+    "render.py",
+    "style.py",
+)  # no chapters
 
 
-def make_project(tmp_path: Path, zh: str, en: str,
-                 snippets: dict[str, str] | None = None) -> Path:
+def make_project(
+    tmp_path: Path, zh: str, en: str, snippets: dict[str, str] | None = None
+) -> Path:
     """Write the project into ``tmp_path``; return its ``mkdocs.yml``.
 
     ``snippets`` maps file names to the contents of a fresh ``snippets`` package; without
     it the repository's package is linked.
     """
     config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
-    config = re.sub(r"^nav:\n(?:[ -].*\n)+", "nav:\n  - index.md\n", config, flags=re.MULTILINE)
+    config = re.sub(
+        r"^nav:\n(?:[ -].*\n)+", "nav:\n  - index.md\n", config, flags=re.MULTILINE
+    )
     (tmp_path / "mkdocs.yml").write_text(config, encoding="utf-8")
     ignore = shutil.ignore_patterns("__pycache__")
     shutil.copytree(ROOT / "hooks", tmp_path / "hooks", ignore=ignore)

@@ -18,19 +18,39 @@ def test_good_page_runs_with_include_expanded() -> None:
 @pytest.mark.parametrize(
     ("fixture", "message"),
     [
-        ("broken_block.md", r"broken_block\.md:7: code block raised(.|\n)*ZeroDivisionError"),
+        (
+            "broken_block.md",
+            r"broken_block\.md:7: code block raised(.|\n)*ZeroDivisionError",
+        ),
         ("py_fence.md", r"py_fence\.md:3: fence language 'py' is not executed"),
-        ("titled_fence.md", r"titled_fence\.md:3: fence language 'python title=\"a.py\"'"),
+        (
+            "titled_fence.md",
+            r"titled_fence\.md:3: fence language 'python title=\"a.py\"'",
+        ),
         ("tilde_fence.md", r"tilde_fence\.md:3: '~~~' fence is not executed"),
         ("skipfile.md", r"skipfile\.md:1: 'skipfile' would hide every block"),
         ("missing_include.md", r"missing_include\.md:3: include failed"),
-        ("missing_section.md", r"missing_section\.md:3: include failed: .*no-such-section"),
-        ("stray_text.md", r"stray_text\.md:3: a 'text' block must be the checked output"),
-        ("skip_marker.md", r"skip_marker\.md:4: markers \['pytest.mark.skip'\] would skip"),
-        ("wrong_output.md", r"wrong_output\.md:3: shown output differs(.|\n)*loss 0\.7"),
+        (
+            "missing_section.md",
+            r"missing_section\.md:3: include failed: .*no-such-section",
+        ),
+        (
+            "stray_text.md",
+            r"stray_text\.md:3: a 'text' block must be the checked output",
+        ),
+        (
+            "skip_marker.md",
+            r"skip_marker\.md:4: markers \['pytest.mark.skip'\] would skip",
+        ),
+        (
+            "wrong_output.md",
+            r"wrong_output\.md:3: shown output differs(.|\n)*loss 0\.7",
+        ),
     ],
 )
-def test_planted_fault_is_reported_with_file_and_line(fixture: str, message: str) -> None:
+def test_planted_fault_is_reported_with_file_and_line(
+    fixture: str, message: str
+) -> None:
     with pytest.raises(PageError, match=message):
         run_page(FIXTURES / fixture)
 
@@ -39,14 +59,19 @@ def test_a_page_that_fails_on_its_second_run_is_reported() -> None:
     page = FIXTURES / "rerun_fault.md"
     assert run_page(page) == 1  # a fresh directory each time: passes
     assert run_page(page) == 1
-    with pytest.raises(PageError, match=r"rerun_fault\.md fails when run a second time"
-                                        r"(.|\n)*rerun_fault\.md:3: code block raised"
-                                        r"(.|\n)*FileExistsError"):
+    with pytest.raises(
+        PageError,
+        match=r"rerun_fault\.md fails when run a second time"
+        r"(.|\n)*rerun_fault\.md:3: code block raised"
+        r"(.|\n)*FileExistsError",
+    ):
         run_chapter(page, page)
 
 
 def test_a_second_page_failing_on_its_own_is_not_blamed_on_the_rerun() -> None:
-    with pytest.raises(PageError, match=r"broken_block\.md:7: code block raised") as err:
+    with pytest.raises(
+        PageError, match=r"broken_block\.md:7: code block raised"
+    ) as err:
         run_chapter(FIXTURES / "good.md", FIXTURES / "broken_block.md")
     assert "second time" not in str(err.value)
 

@@ -11,12 +11,17 @@ import pytest
 from pagecheck import ROOT, run_chapter
 
 DOCS = ROOT / "docs"
-CHAPTERS = sorted(p.relative_to(DOCS / "zh").as_posix() for p in (DOCS / "zh").glob("**/*.md"))
-REFERENCE_PAGES = {"glossary.md"}  # tables generated from data, not chapters with claims
+CHAPTERS = sorted(
+    p.relative_to(DOCS / "zh").as_posix() for p in (DOCS / "zh").glob("**/*.md")
+)
+REFERENCE_PAGES = {
+    "glossary.md"
+}  # tables generated from data, not chapters with claims
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=[c.removesuffix(".md")
-                                                   for c in CHAPTERS])
+@pytest.mark.parametrize(
+    "chapter", CHAPTERS, ids=[c.removesuffix(".md") for c in CHAPTERS]
+)
 def test_chapter_runs_in_both_languages_and_again(chapter: str) -> None:
     zh, en = DOCS / "zh" / chapter, DOCS / "en" / chapter
     assert en.is_file(), f"{chapter} has no English page"
@@ -24,8 +29,9 @@ def test_chapter_runs_in_both_languages_and_again(chapter: str) -> None:
     assert ran_zh == ran_en, f"{chapter}: {ran_zh} blocks ran in zh, {ran_en} in en"
     if chapter in REFERENCE_PAGES:
         return
-    assert ran_zh > 0, (f"{chapter} has no python block; every chapter proves its "
-                        "claims with code")
+    assert ran_zh > 0, (
+        f"{chapter} has no python block; every chapter proves its claims with code"
+    )
 
 
 def test_both_languages_have_the_same_pages() -> None:

@@ -18,21 +18,40 @@ pytestmark = pytest.mark.site
 SITE_URL = "https://example.org/handbook/"
 PAGE = '# T { #t }\n\nText.\n\n```python\n--8<-- "snippets/demo.py:hello"\n```\n'
 DEMO = "# --8<-- [start:hello]\nprint({!r})\n# --8<-- [end:hello]\n"
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.org",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.org",
+}
 
 
 def git(*args: str, cwd: Path) -> str:
-    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
-                            env={**os.environ, **GIT_ENV}, check=True)
+    result = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **GIT_ENV},
+        check=True,
+    )
     return result.stdout.strip()
 
 
 def publish(project: Path, remote: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(project / "scripts" / "publish.py"), "--remote", str(remote),
-         "--site-url", SITE_URL],
-        cwd=project, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            str(project / "scripts" / "publish.py"),
+            "--remote",
+            str(remote),
+            "--site-url",
+            SITE_URL,
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=600,
         env={**os.environ, **GIT_ENV},
     )
 
@@ -44,7 +63,9 @@ def published(remote: Path, path: str) -> str:
 def test_publish_only_what_was_verified(tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()
-    make_project(project, PAGE, PAGE, snippets={"__init__.py": "", "demo.py": DEMO.format("hi")})
+    make_project(
+        project, PAGE, PAGE, snippets={"__init__.py": "", "demo.py": DEMO.format("hi")}
+    )
     git("init", "-q", "-b", "main", cwd=project)
     git("add", "-A", cwd=project)
     git("commit", "-q", "-m", "project", cwd=project)
@@ -54,7 +75,10 @@ def test_publish_only_what_was_verified(tmp_path: Path) -> None:
 
     refused = publish(project, remote)  # never run: no records
     assert refused.returncode == 1, refused.stdout + refused.stderr
-    assert "zh/index.md: missing" in refused.stderr and "en/index.md: missing" in refused.stderr
+    assert (
+        "zh/index.md: missing" in refused.stderr
+        and "en/index.md: missing" in refused.stderr
+    )
     assert git("branch", "--list", cwd=remote) == "", "something was pushed"
 
     assert run_chapter(zh, en) == (1, 1)
@@ -65,26 +89,54 @@ def test_publish_only_what_was_verified(tmp_path: Path) -> None:
     assert f'<link rel="canonical" href="{SITE_URL}en/">' in home
     assert 'data-state="ok"' in home
     sitemap = published(remote, "sitemap.xml")
-    assert f"<loc>{SITE_URL}en/</loc>" in sitemap and f"<loc>{SITE_URL}</loc>" in sitemap
+    assert (
+        f"<loc>{SITE_URL}en/</loc>" in sitemap and f"<loc>{SITE_URL}</loc>" in sitemap
+    )
     assert f'hreflang="en" href="{SITE_URL}en/"' in sitemap
 
     # The included snippet changes after the run: both pages are stale, nothing is pushed.
-    (project / "snippets" / "demo.py").write_text(DEMO.format("changed"), encoding="utf-8")
+    (project / "snippets" / "demo.py").write_text(
+        DEMO.format("changed"), encoding="utf-8"
+    )
     refused = publish(project, remote)
     assert refused.returncode == 1, refused.stdout + refused.stderr
-    assert "zh/index.md: stale" in refused.stderr and "en/index.md: stale" in refused.stderr
+    assert (
+        "zh/index.md: stale" in refused.stderr
+        and "en/index.md: stale" in refused.stderr
+    )
     assert git("rev-parse", "gh-pages", cwd=remote) == deployed
 
 
 def test_a_publishing_build_fails_on_a_stale_stamp(tmp_path: Path) -> None:
-    config = make_project(tmp_path, PAGE, PAGE,
-                          snippets={"__init__.py": "", "demo.py": DEMO.format("hi")})
-    run_chapter(tmp_path / "docs" / "zh" / "index.md", tmp_path / "docs" / "en" / "index.md")
+    config = make_project(
+        tmp_path, PAGE, PAGE, snippets={"__init__.py": "", "demo.py": DEMO.format("hi")}
+    )
+    run_chapter(
+        tmp_path / "docs" / "zh" / "index.md", tmp_path / "docs" / "en" / "index.md"
+    )
     (tmp_path / "docs" / "en" / "index.md").write_text(PAGE + "\nMore text.\n", "utf-8")
     result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "-d",
-         str(tmp_path / "out")], capture_output=True, text=True, timeout=600,
-        env={**os.environ, "HANDBOOK_REQUIRE_VERIFIED": "1", "NO_MKDOCS_2_WARNING": "1"})
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "-f",
+            str(config),
+            "-d",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={
+            **os.environ,
+            "HANDBOOK_REQUIRE_VERIFIED": "1",
+            "NO_MKDOCS_2_WARNING": "1",
+        },
+    )
     assert result.returncode != 0
-    assert "en/index.md: stale" in result.stderr and "zh/index.md" not in result.stderr, \
-        result.stderr
+    assert (
+        "en/index.md: stale" in result.stderr and "zh/index.md" not in result.stderr
+    ), result.stderr

@@ -17,15 +17,30 @@ from project import make_project
 from sitecheck import third_party_references, unmapped_blocks
 
 pytestmark = pytest.mark.site
-PAGES = sorted(p.relative_to(ROOT / "docs" / "zh").with_suffix("").as_posix()
-               for p in (ROOT / "docs" / "zh").rglob("*.md"))
+PAGES = sorted(
+    p.relative_to(ROOT / "docs" / "zh").with_suffix("").as_posix()
+    for p in (ROOT / "docs" / "zh").rglob("*.md")
+)
 
 
 def mkdocs_build(config: Path, site_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "-d", str(site_dir)],
-        capture_output=True, text=True, env=env, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "-f",
+            str(config),
+            "-d",
+            str(site_dir),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
 
 
@@ -51,13 +66,19 @@ def test_every_page_is_built_with_its_language(site: Path, lang: str) -> None:
 def test_switcher_lands_on_the_same_page(site: Path) -> None:
     for page in PAGES:
         path = "" if page == "index" else f"{page}/"
-        for lang, other, own_url, other_url in (("zh", "en", f"/{path}", f"/en/{path}"),
-                                                ("en", "zh", f"/en/{path}", f"/{path}")):
+        for lang, other, own_url, other_url in (
+            ("zh", "en", f"/{path}", f"/en/{path}"),
+            ("en", "zh", f"/en/{path}", f"/{path}"),
+        ):
             html = page_html(site, lang, page).read_text(encoding="utf-8")
             links = re.findall(rf'<a href="([^"]*)" hreflang="{other}"', html)
             assert links, f"{lang}/{page}: no switcher link to {other}"
             # Links are relative (or root-absolute on the home page): resolve them.
-            assert {urljoin(own_url, link) for link in links} == {other_url}, (lang, page, links)
+            assert {urljoin(own_url, link) for link in links} == {other_url}, (
+                lang,
+                page,
+                links,
+            )
 
 
 def test_every_built_code_block_was_executed(site: Path) -> None:
@@ -70,16 +91,24 @@ def test_an_unexecuted_block_in_the_build_is_caught(site: Path, tmp_path: Path) 
     page = page_html(copy, "en", "practice")
     html = page.read_text(encoding="utf-8")
     extra = '<div class="language-python highlight"><pre><code>print("never run")</code></pre></div>'
-    page.write_text(html.replace("</article>", extra + "</article>", 1), encoding="utf-8")
+    page.write_text(
+        html.replace("</article>", extra + "</article>", 1), encoding="utf-8"
+    )
     problems = unmapped_blocks(copy)
-    assert len(problems) == 1 and "never run" in problems[0] and "en/practice" in problems[0]
+    assert (
+        len(problems) == 1
+        and "never run" in problems[0]
+        and "en/practice" in problems[0]
+    )
 
 
 def test_no_request_leaves_the_sites_origin(site: Path, tmp_path: Path) -> None:
     assert third_party_references(site) == []
     planted = tmp_path / "planted.html"
     planted.write_text('<script src="https://cdn.example.org/x.js"></script>')
-    (tmp_path / "planted.css").write_text("@font-face{src:url(https://fonts.example.org/a.woff2)}")
+    (tmp_path / "planted.css").write_text(
+        "@font-face{src:url(https://fonts.example.org/a.woff2)}"
+    )
     found = third_party_references(tmp_path)
     assert len(found) == 2, found
 
@@ -93,8 +122,12 @@ def test_math_is_rendered_at_build_time(site: Path) -> None:
 
 
 def test_search_index_segments_chinese(site: Path) -> None:
-    index = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))
-    zh_text = " ".join(d["text"] for d in index["docs"] if not d["location"].startswith("en/"))
+    index = json.loads(
+        (site / "search" / "search_index.json").read_text(encoding="utf-8")
+    )
+    zh_text = " ".join(
+        d["text"] for d in index["docs"] if not d["location"].startswith("en/")
+    )
     separator = re.compile(index["config"]["separator"])
     tokens = set(separator.split(zh_text))
     # A word from the middle of a sentence must be its own token, or search cannot find it.
@@ -102,6 +135,7 @@ def test_search_index_segments_chinese(site: Path) -> None:
 
 
 # --- planted faults: a small project with one page per language -------------------------
+
 
 def test_planted_project_builds(tmp_path: Path) -> None:
     page = "# T { #t }\n\n$$\nY = X W^\\top + b\n$$\n"
@@ -114,15 +148,18 @@ def test_latex_error_fails_the_build_naming_file_and_line(tmp_path: Path) -> Non
     good = "# T { #t }\n\nText.\n"
     result = mkdocs_build(make_project(tmp_path, good, bad), tmp_path / "out")
     assert result.returncode != 0
-    assert re.search(r"index\.md:6: LaTeX error in formula 'y = \\\\frac\{1\}\{'", result.stderr), \
-        result.stderr
+    assert re.search(
+        r"index\.md:6: LaTeX error in formula 'y = \\\\frac\{1\}\{'", result.stderr
+    ), result.stderr
 
 
 def test_missing_include_fails_the_build(tmp_path: Path) -> None:
     bad = '# T { #t }\n\n```python\n--8<-- "snippets/missing.py:model"\n```\n'
     result = mkdocs_build(make_project(tmp_path, bad, bad), tmp_path / "out")
     assert result.returncode != 0
-    assert "snippets/missing.py" in result.stderr and "index.md" in result.stderr, result.stderr
+    assert "snippets/missing.py" in result.stderr and "index.md" in result.stderr, (
+        result.stderr
+    )
 
 
 def test_broken_link_fails_the_build(tmp_path: Path) -> None:
@@ -130,3 +167,59 @@ def test_broken_link_fails_the_build(tmp_path: Path) -> None:
     result = mkdocs_build(make_project(tmp_path, bad, bad), tmp_path / "out")
     assert result.returncode != 0
     assert "missing.md" in result.stderr, result.stderr
+
+
+# --- publishing: absolute URLs, one sitemap, stamps, notebook pages ----------------------
+
+
+def test_canonical_links_and_sitemap_are_absolute_for_both_languages(
+    site: Path,
+) -> None:
+    from hooks.seo import HEAD_ALTERNATE
+
+    site_url = os.environ.get("SITE_URL", "http://127.0.0.1:8000/")
+    sitemap = (site / "sitemap.xml").read_text(encoding="utf-8")
+    assert not (site / "en" / "sitemap.xml").exists(), "a second, partial sitemap"
+    for page in PAGES:
+        path = "" if page == "index" else f"{page}/"
+        urls = {"zh": f"{site_url}{path}", "en": f"{site_url}en/{path}"}
+        for lang, url in urls.items():
+            html = page_html(site, lang, page).read_text(encoding="utf-8")
+            assert f'<link rel="canonical" href="{url}">' in html, (lang, page)
+            # Material fetches sitemap.xml beside every head alternate: none may be left.
+            assert not HEAD_ALTERNATE.search(html), (lang, page)
+            assert f"<loc>{url}</loc>" in sitemap, url
+            for other, other_url in urls.items():
+                assert f'hreflang="{other}" href="{other_url}"' in sitemap, (url, other)
+
+
+def test_every_page_is_stamped_verified_for_its_content(site: Path) -> None:
+    for lang in ("zh", "en"):
+        for page in PAGES:
+            html = page_html(site, lang, page).read_text(encoding="utf-8")
+            states = re.findall(r'class="verified-stamp" data-state="([a-z_]+)"', html)
+            assert states in (["ok"], ["none_to_run"]), (lang, page, states)
+
+
+def test_notebook_pages_share_one_stylesheet_and_have_heading_ids(site: Path) -> None:
+    notebooks = sorted(p.stem for p in (ROOT / "notebooks").glob("*.py"))
+    sheets = set()
+    for lang in ("zh", "en"):
+        for name in notebooks:
+            html = page_html(site, lang, f"notebooks/{name}").read_text(
+                encoding="utf-8"
+            )
+            assert "<style" not in html, f"{lang}/notebooks/{name}: inline CSS"
+            sheets |= set(
+                re.findall(r'href="[./]*(assets/notebook-[0-9a-f]+\.css)"', html)
+            )
+            ids = re.findall(r'<h[1-6] id="([^"]*)"', html)
+            assert ids and all(ids), f"{lang}/notebooks/{name}: empty heading ids {ids}"
+            assert 'data-state="ok"' in html
+    assert len(sheets) == 1 and (site / sheets.pop()).is_file()
+
+
+def test_search_dialog_has_an_accessible_name(site: Path) -> None:
+    for lang, name in (("zh", "搜索"), ("en", "Search")):
+        html = page_html(site, lang, "practice").read_text(encoding="utf-8")
+        assert f'role="dialog" aria-label="{name}"' in html, lang

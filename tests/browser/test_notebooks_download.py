@@ -38,18 +38,27 @@ def _download(context, lang: str, name: str) -> nbformat.NotebookNode:
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_notebook_pages_show_outputs_and_offer_the_same_code(context, name: str) -> None:
+def test_notebook_pages_show_outputs_and_offer_the_same_code(
+    context, name: str
+) -> None:
     downloads = {lang: _download(context, lang, name) for lang in LANGS}
-    code = {lang: [c.source for c in nb.cells if c.cell_type == "code"]
-            for lang, nb in downloads.items()}
+    code = {
+        lang: [c.source for c in nb.cells if c.cell_type == "code"]
+        for lang, nb in downloads.items()
+    }
     assert code["zh"] == code["en"], "the two languages' notebooks run different code"
     for lang, nb in downloads.items():
         assert nb.cells[0].cell_type == "markdown"
-        assert [o for c in nb.cells for o in c.get("outputs", [])], f"{lang}: no outputs"
+        assert [o for c in nb.cells for o in c.get("outputs", [])], (
+            f"{lang}: no outputs"
+        )
         for cell in nb.cells:
             for output in cell.get("outputs", []):
                 alt = output.get("metadata", {}).get("image/png", {}).get("alt")
-                assert alt is None or (isinstance(alt, str) and alt.strip()), (lang, alt)
+                assert alt is None or (isinstance(alt, str) and alt.strip()), (
+                    lang,
+                    alt,
+                )
     if name == RERUN[1]:
         nb = downloads[RERUN[0]]
         shown = [o for c in nb.cells for o in c.get("outputs", [])]
@@ -59,4 +68,6 @@ def test_notebook_pages_show_outputs_and_offer_the_same_code(context, name: str)
         record = execute(nb, ROOT / "notebooks" / f"{name}.py", RERUN[0])
         assert record["torch"]
         rerun = [o for c in nb.cells for o in c.get("outputs", [])]
-        assert len(rerun) == len(shown), "the download ran with a different number of outputs"
+        assert len(rerun) == len(shown), (
+            "the download ran with a different number of outputs"
+        )

@@ -62,8 +62,9 @@ FACTS_JS = """() => {
 
 def _formulas(lang: str, page: str) -> bool:
     source = ROOT / "docs" / lang / f"{page}.md"
-    return source.is_file() and "$" in re.sub(r"```.*?```", "", source.read_text("utf-8"),
-                                              flags=re.DOTALL)
+    return source.is_file() and "$" in re.sub(
+        r"```.*?```", "", source.read_text("utf-8"), flags=re.DOTALL
+    )
 
 
 @pytest.fixture(scope="module")
@@ -94,25 +95,43 @@ def facts(browser, base_url: str) -> dict[str, dict]:
 
         tab.on("console", on_console)
         tab.on("response", on_response)
-        tab.on("requestfailed", lambda req, failed=failed: failed.append(
-            f"failed {req.url}: {req.failure}") if urlparse(req.url).netloc == own else None)
-        tab.on("pageerror", lambda err, errors=errors: errors.append(f"page error: {err}"))
+        tab.on(
+            "requestfailed",
+            lambda req, failed=failed: (
+                failed.append(f"failed {req.url}: {req.failure}")
+                if urlparse(req.url).netloc == own
+                else None
+            ),
+        )
+        tab.on(
+            "pageerror", lambda err, errors=errors: errors.append(f"page error: {err}")
+        )
         tab.route("**/*", on_request)
         response = tab.goto(page_path(lang, page), wait_until="networkidle")
         info = tab.evaluate(FACTS_JS)
-        info.update(status=response.status if response else None, errors=errors,
-                    failed=failed, foreign=foreign)
+        info.update(
+            status=response.status if response else None,
+            errors=errors,
+            failed=failed,
+            foreign=foreign,
+        )
         collected[f"{lang}/{page}"] = info
         context.close()
-    weights = {key: {"transferred": value["bytes"], "uncompressed": value["raw"]}
-               for key, value in collected.items()}
+    weights = {
+        key: {"transferred": value["bytes"], "uncompressed": value["raw"]}
+        for key, value in collected.items()
+    }
     WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
-    WEIGHTS.write_text(json.dumps(weights, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    WEIGHTS.write_text(
+        json.dumps(weights, indent=1, sort_keys=True) + "\n", encoding="utf-8"
+    )
     return collected
 
 
 @pytest.mark.parametrize(("lang", "page"), CASES, ids=IDS)
-def test_page_loads_without_errors_or_foreign_requests(facts, lang: str, page: str) -> None:
+def test_page_loads_without_errors_or_foreign_requests(
+    facts, lang: str, page: str
+) -> None:
     info = facts[f"{lang}/{page}"]
     assert info["status"] == 200
     assert info["errors"] == [], f"console errors on {lang}/{page}"
@@ -144,7 +163,9 @@ def test_math_is_rendered(facts, lang: str, page: str) -> None:
 def test_page_weight(facts, lang: str, page: str) -> None:
     info = facts[f"{lang}/{page}"]
     budget = NOTEBOOK_BUDGET if page.startswith("notebooks/") else PAGE_BUDGET
-    assert 0 < info["bytes"] <= budget, f"{lang}/{page}: {info['bytes']} bytes on first load"
+    assert 0 < info["bytes"] <= budget, (
+        f"{lang}/{page}: {info['bytes']} bytes on first load"
+    )
 
 
 @pytest.mark.parametrize(("lang", "page"), CASES, ids=IDS)
@@ -152,7 +173,10 @@ def test_verified_stamp(facts, lang: str, page: str) -> None:
     info = facts[f"{lang}/{page}"]
     assert info["stamp"], "no verified stamp on the page"
     # Only a run of exactly this content counts: a missing or stale record fails.
-    assert info["stampState"] in ("ok", "none_to_run"), (info["stampState"], info["stamp"])
+    assert info["stampState"] in ("ok", "none_to_run"), (
+        info["stampState"],
+        info["stamp"],
+    )
     if info["stampState"] == "ok":
         assert "torch" in info["stamp"], info["stamp"]
 
@@ -165,8 +189,12 @@ def test_switcher_links_to_the_same_page(facts, lang: str, page: str) -> None:
 
 # --- interactions -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("page", [p for p in PAGES if not p.startswith("notebooks/")][:6]
-                         + [p for p in PAGES if p.startswith("notebooks/")])
+
+@pytest.mark.parametrize(
+    "page",
+    [p for p in PAGES if not p.startswith("notebooks/")][:6]
+    + [p for p in PAGES if p.startswith("notebooks/")],
+)
 def test_language_switcher_lands_on_the_same_page(context, page: str) -> None:
     tab = context.new_page()
     for here, there in (("zh", "en"), ("en", "zh")):
@@ -189,8 +217,9 @@ SEARCHES = [
 
 
 @pytest.mark.parametrize(("lang", "query", "expected"), SEARCHES)
-def test_search_finds_pages_of_the_readers_language(context, lang: str, query: str,
-                                                    expected: str) -> None:
+def test_search_finds_pages_of_the_readers_language(
+    context, lang: str, query: str, expected: str
+) -> None:
     tab = context.new_page()
     tab.goto(page_path(lang, "index"))
     box = tab.locator("input.md-search__input")
@@ -199,8 +228,10 @@ def test_search_finds_pages_of_the_readers_language(context, lang: str, query: s
     box.press("End")  # material reacts to key events, not to fill() alone
     results = tab.locator(".md-search-result__item > a")
     results.first.wait_for(timeout=15_000)
-    paths = [urlparse(href).path for href in
-             results.evaluate_all("links => links.map(a => a.href)")]
+    paths = [
+        urlparse(href).path
+        for href in results.evaluate_all("links => links.map(a => a.href)")
+    ]
     other = "en" if lang == "zh" else "zh"
     wrong = [p for p in paths if p.startswith("/en/") != (lang == "en")]
     assert not wrong, f"{other} results on a {lang} page: {wrong}"
@@ -209,12 +240,16 @@ def test_search_finds_pages_of_the_readers_language(context, lang: str, query: s
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_copy_button_copies_exactly_the_code(browser, base_url: str, lang: str) -> None:
-    context = browser.new_context(base_url=base_url,
-                                  permissions=["clipboard-read", "clipboard-write"])
+    context = browser.new_context(
+        base_url=base_url, permissions=["clipboard-read", "clipboard-write"]
+    )
     tab = context.new_page()
     tab.goto(page_path(lang, "practice"))
-    sources = [b.code for b in extract_blocks(ROOT / "docs" / lang / "practice.md")
-               if b.syntax == "python"]
+    sources = [
+        b.code
+        for b in extract_blocks(ROOT / "docs" / lang / "practice.md")
+        if b.syntax == "python"
+    ]
     blocks = tab.locator("div.language-python.highlight")
     for index in (0, 1):
         block = blocks.nth(index)
@@ -236,7 +271,9 @@ def test_palette_toggle_switches_and_persists(context) -> None:
     tab.reload()
     assert tab.evaluate(scheme) == after, "the chosen scheme did not survive a reload"
     tab.goto(page_path("en", "index"))
-    assert tab.evaluate(scheme) == after, "the chosen scheme did not carry to another page"
+    assert tab.evaluate(scheme) == after, (
+        "the chosen scheme did not carry to another page"
+    )
 
 
 # The contrast of an element's text with the background it is drawn on (WCAG 2 formula).
@@ -281,10 +318,16 @@ def test_text_contrast_passes_wcag_aa_in_both_schemes(context) -> None:
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_phone_navigation_and_code_scrolling(browser, base_url: str, lang: str,
-                                             screenshots: Path) -> None:
-    context = browser.new_context(base_url=base_url, viewport={"width": 375, "height": 740},
-                                  is_mobile=True, has_touch=True, device_scale_factor=2)
+def test_phone_navigation_and_code_scrolling(
+    browser, base_url: str, lang: str, screenshots: Path
+) -> None:
+    context = browser.new_context(
+        base_url=base_url,
+        viewport={"width": 375, "height": 740},
+        is_mobile=True,
+        has_touch=True,
+        device_scale_factor=2,
+    )
     tab = context.new_page()
     tab.goto(page_path(lang, "practice"))
     overflow = tab.evaluate("document.documentElement.scrollWidth - window.innerWidth")
@@ -292,13 +335,17 @@ def test_phone_navigation_and_code_scrolling(browser, base_url: str, lang: str,
     code = tab.evaluate("""() => [...document.querySelectorAll('article pre > code')].map(c =>
         [c.scrollWidth > c.clientWidth, getComputedStyle(c).overflowX])""")
     assert code and all(style in ("auto", "scroll") for _, style in code), code
-    assert any(wide for wide, _ in code), "expected at least one code block wider than a phone"
+    assert any(wide for wide, _ in code), (
+        "expected at least one code block wider than a phone"
+    )
     tab.screenshot(path=screenshots / f"phone-{lang}-practice.png")
     tab.locator('label[for="__drawer"]:visible').first.click()
     drawer = tab.locator("nav.md-nav--primary")
     drawer.wait_for(state="visible")
-    target = tab.locator("nav.md-nav--primary a.md-nav__link[href]", has_text=re.compile(
-        "术语表|Glossary")).first
+    target = tab.locator(
+        "nav.md-nav--primary a.md-nav__link[href]",
+        has_text=re.compile("术语表|Glossary"),
+    ).first
     target.click()
     tab.wait_for_url(re.compile(r"/glossary/$"))
     tab.screenshot(path=screenshots / f"phone-{lang}-glossary.png")

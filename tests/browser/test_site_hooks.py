@@ -19,13 +19,22 @@ from hooks.verified import fingerprint, stamp, write_record
 
 
 def test_search_index_is_split_by_language() -> None:
-    merged = {"config": {"lang": ["en", "zh"]}, "docs": [
-        {"location": "", "title": "首页"}, {"location": "practice/#data", "title": "数据"},
-        {"location": "en/", "title": "Home"}, {"location": "en/practice/#data", "title": "Data"},
-        {"location": "english/", "title": "a zh page whose name starts with en"},
-    ]}
+    merged = {
+        "config": {"lang": ["en", "zh"]},
+        "docs": [
+            {"location": "", "title": "首页"},
+            {"location": "practice/#data", "title": "数据"},
+            {"location": "en/", "title": "Home"},
+            {"location": "en/practice/#data", "title": "Data"},
+            {"location": "english/", "title": "a zh page whose name starts with en"},
+        ],
+    }
     parts = split_index(merged, ["en"])
-    assert [d["location"] for d in parts[""]["docs"]] == ["", "practice/#data", "english/"]
+    assert [d["location"] for d in parts[""]["docs"]] == [
+        "",
+        "practice/#data",
+        "english/",
+    ]
     assert [d["location"] for d in parts["en"]["docs"]] == ["", "practice/#data"]
     assert [d["title"] for d in parts["en"]["docs"]] == ["Home", "Data"]
     assert parts["en"]["config"]["lang"] == ["en"]
@@ -44,10 +53,13 @@ def _project(tmp_path: Path) -> Path:
     (tmp_path / "mkdocs.yml").write_text(SNIPPETS_ONLY, "utf-8")
     (tmp_path / "snippets").mkdir()
     (tmp_path / "snippets" / "demo.py").write_text(
-        "# --8<-- [start:hello]\nprint('hello')\n# --8<-- [end:hello]\n", "utf-8")
+        "# --8<-- [start:hello]\nprint('hello')\n# --8<-- [end:hello]\n", "utf-8"
+    )
     (tmp_path / "docs" / "en").mkdir(parents=True)
     page = tmp_path / "docs" / "en" / "x.md"
-    page.write_text('# X { #x }\n\n```python\n--8<-- "snippets/demo.py:hello"\n```\n', "utf-8")
+    page.write_text(
+        '# X { #x }\n\n```python\n--8<-- "snippets/demo.py:hello"\n```\n', "utf-8"
+    )
     return page
 
 
@@ -59,10 +71,15 @@ def test_stamp_follows_the_run_record_of_the_page_as_executed(tmp_path: Path) ->
     assert state == "missing" and "No run record" in text
     write_record(tmp_path, "en/x.md", digest, 3, "2.13.0+cpu", "cpu", "2026-01-02")
     state, text = stamp(digest, "en/x.md", "en", records)
-    assert state == "ok" and "torch 2.13.0+cpu on cpu" in text and "3 Python blocks" in text
+    assert (
+        state == "ok"
+        and "torch 2.13.0+cpu on cpu" in text
+        and "3 Python blocks" in text
+    )
     # The included snippet changes: the page as executed is not the page any more.
     (tmp_path / "snippets" / "demo.py").write_text(
-        "# --8<-- [start:hello]\nprint('changed')\n# --8<-- [end:hello]\n", "utf-8")
+        "# --8<-- [start:hello]\nprint('changed')\n# --8<-- [end:hello]\n", "utf-8"
+    )
     changed = fingerprint(page, "en/x.md", tmp_path)
     assert changed != digest
     state, text = stamp(changed, "en/x.md", "en", records)
@@ -82,14 +99,14 @@ def test_an_imported_module_changing_makes_the_page_stale(tmp_path: Path) -> Non
     assert after == fingerprint(page, "en/x.md", tmp_path)  # bytecode does not count
 
 
-BILINGUAL = '''# %% [markdown] lang="zh"
+BILINGUAL = """# %% [markdown] lang="zh"
 # # 标题
 # %% [markdown] lang="en"
 # # Title
 # %%
 x = 1
 print(x)
-'''
+"""
 
 
 def test_notebook_is_split_by_language_with_identical_code(tmp_path: Path) -> None:
@@ -111,28 +128,40 @@ def test_a_code_cell_with_a_language_is_refused(tmp_path: Path) -> None:
 def test_repository_notebooks_run_the_same_code_in_both_languages() -> None:
     for source in sorted((ROOT / "notebooks").glob("*.py")):
         zh, en = notebook_for(source, "zh"), notebook_for(source, "en")
-        code = [[c.source for c in nb.cells if c.cell_type == "code"] for nb in (zh, en)]
+        code = [
+            [c.source for c in nb.cells if c.cell_type == "code"] for nb in (zh, en)
+        ]
         assert code[0] == code[1], source
         assert any(c.cell_type == "markdown" for c in zh.cells), source
 
 
 @pytest.mark.slow
 def test_a_failing_cell_or_an_image_without_alt_fails_naming_notebook_and_cell(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     source = tmp_path / "broken.py"
     source.write_text(BILINGUAL + "\n# %%\n1 / 0\n", encoding="utf-8")
-    with pytest.raises(NotebookError, match=r"broken\.py:9: notebook cell 3 \(en\) failed: "
-                                            r"ZeroDivisionError: division by zero"):
+    with pytest.raises(
+        NotebookError,
+        match=r"broken\.py:9: notebook cell 3 \(en\) failed: "
+        r"ZeroDivisionError: division by zero",
+    ):
         execute(notebook_for(source, "en"), source, "en")
-    source.write_text(BILINGUAL + "\n# %%\nimport base64\nfrom IPython.display import Image\n"
-                      "Image(base64.b64decode('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAA"
-                      "DUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=='))\n", encoding="utf-8")
-    with pytest.raises(NotebookError, match=r"broken\.py:9: notebook cell 3 \(zh\) shows an "
-                                            r"image without alt text"):
+    source.write_text(
+        BILINGUAL + "\n# %%\nimport base64\nfrom IPython.display import Image\n"
+        "Image(base64.b64decode('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAA"
+        "DUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=='))\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        NotebookError,
+        match=r"broken\.py:9: notebook cell 3 \(zh\) shows an "
+        r"image without alt text",
+    ):
         execute(notebook_for(source, "zh"), source, "zh")
 
 
-CACHED = '''# %% [markdown] lang="zh"
+CACHED = """# %% [markdown] lang="zh"
 # # 缓存
 # %% [markdown] lang="en"
 # # Cache
@@ -143,12 +172,13 @@ print(open({data!r}).read())
 display(Image(base64.b64decode('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8'
                                'z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=='),
               metadata={{"alt": {{"zh": "一个点", "en": "one dot"}}}}))
-'''
+"""
 
 
 @pytest.mark.slow
 def test_notebook_executes_once_per_content_and_never_shows_a_stale_result(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     from hooks.notebooks import executed_code, language_notebook
 
     (tmp_path / "snippets").mkdir()
@@ -180,12 +210,17 @@ def test_notebook_html_has_stable_heading_ids_katex_math_and_no_inline_css() -> 
     from hooks.notebooks import render
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell("# 训练一个模型\n\n损失 $L = -\\log p$。\n\n"
-                                              "## 训练一个模型\n\n$$y = Wx + b$$"),
-                nbformat.v4.new_code_cell("print(1)")]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(
+            "# 训练一个模型\n\n损失 $L = -\\log p$。\n\n"
+            "## 训练一个模型\n\n$$y = Wx + b$$"
+        ),
+        nbformat.v4.new_code_cell("print(1)"),
+    ]
     body, tokens, css = render(nb)
     assert [(t["id"], [c["id"] for c in t["children"]]) for t in tokens] == [
-        ("训练一个模型", ["训练一个模型_1"])]
+        ("训练一个模型", ["训练一个模型_1"])
+    ]
     assert 'id="训练一个模型"' in body and 'href="#训练一个模型_1"' in body
     assert body.count('class="katex"') == 2 and 'class="katex-display"' in body
     assert "$L" not in body and "$$" not in body  # no TeX left in the text
