@@ -5,7 +5,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]"
+# constraints.txt is a freeze of a working .venv (scripts/freeze.sh): every package pinned.
+# Installing exactly that list with --no-deps skips pip's dependency resolution, and
+# --no-compile skips byte-compiling every installed file (Python compiles what it imports);
+# `pip check` then proves the pinned set is complete and consistent. (pip freeze leaves
+# setuptools out, and torch needs setuptools>=77.0.3: pinned here.)
+pip_install=(.venv/bin/pip install --quiet --disable-pip-version-check --no-compile --no-deps)
+"${pip_install[@]}" -r constraints.txt "setuptools==84.2.1"
+"${pip_install[@]}" -e .
+if ! .venv/bin/pip check --disable-pip-version-check >/tmp/pip-check.$$ 2>&1; then
+    cat /tmp/pip-check.$$ >&2
+    echo "setup.sh: constraints.txt is incomplete or inconsistent; run scripts/freeze.sh" >&2
+    exit 1
+fi
+rm -f /tmp/pip-check.$$
 npm ci --no-audit --no-fund --loglevel=error
 # The browser tests drive Debian's Chromium (plus a CJK font, or Chinese renders as boxes).
 if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "WenQuanYi Micro Hei"; then
