@@ -26,21 +26,15 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # MkDocs loads a hook by path; `hooks` and `figures` live here
+    sys.path.insert(0, str(ROOT))
+from hooks.fingerprint import snippets_digest  # noqa: E402
 CACHE = ROOT / "build" / "figure-cache"
 SHARED = ("style.py", "render.py", "__init__.py")  # code every chapter's figures run
 
 
 class FigureError(PluginError):
     """A figure module that cannot be rendered; the message names module and figure."""
-
-
-def tree_digest(folder: Path) -> str:
-    """SHA-256 over the relative names and bytes of every ``.py`` file under ``folder``."""
-    h = hashlib.sha256()
-    for path in sorted(folder.rglob("*.py")):
-        h.update(path.relative_to(folder).as_posix().encode() + b"\0")
-        h.update(path.read_bytes() + b"\0")
-    return h.hexdigest()
 
 
 def cache_key(chapter: str) -> str:
@@ -52,7 +46,7 @@ def cache_key(chapter: str) -> str:
     h = hashlib.sha256()
     for name in (f"{chapter}.py", *SHARED):
         h.update(name.encode() + b"\0" + (figures / name).read_bytes() + b"\0")
-    h.update(tree_digest(ROOT / "snippets").encode())
+    h.update(snippets_digest(ROOT).encode())
     h.update(f"torch {torch.__version__} matplotlib {matplotlib.__version__}".encode())
     return h.hexdigest()[:20]
 
@@ -83,8 +77,6 @@ def rendered(chapter: str) -> dict[tuple[str, str], bytes]:
 
 def sync_figures(docs: Path) -> dict[str, int]:
     """Make ``docs/<lang>/figures/`` hold exactly the figures the modules produce."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))  # `figures` is a folder of the repo, not installed
     from figures.render import LANGS, chapters, write_if_changed
 
     wanted: dict[tuple[str, str], bytes] = {}
