@@ -302,7 +302,7 @@ def test_a_failed_run_never_overwrites_a_saved_checkpoint(
 
     saved = snapshot()
     # 1. a fresh run pointed at the same directory is refused before it writes anything
-    with pytest.raises(FileExistsError):
+    with pytest.raises(RunDirError, match="already holds checkpoints"):
         train(tiny(), make_loader(train_set, 128, True), None, TrainConfig(**cfg))
     assert snapshot() == saved
     # 2. a resumed run that crashes while writing its next checkpoint
