@@ -27,9 +27,9 @@ def pick_device(requested: str = "auto") -> torch.device:
     """Return the device to run on.
 
     Args:
-        requested: ``"auto"`` for the current accelerator if there is one, else the CPU;
-            or an explicit ``"cpu"``, ``"cuda"``, ``"mps"`` or ``"xpu"`` (optionally with
-            an index, e.g. ``"cuda:1"``), which must be available.
+        requested: ``"auto"`` for the current accelerator if there is one, else the
+            CPU; or an explicit ``"cpu"``, ``"cuda"``, ``"mps"`` or ``"xpu"``, with an
+            optional index (``"cuda:1"``), which must be available.
     """
     kind = requested.split(":")[0]
     if kind not in DEVICE_CHOICES:

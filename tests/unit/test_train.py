@@ -8,8 +8,8 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch import nn
 from safetensors.torch import load_file, save_file
+from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import snippets.train as train_module
@@ -456,7 +456,7 @@ def test_train_keeps_the_loader_seed(tmp_path: Path) -> None:
         first = next(iter(make_loader(train_set, 64, True, seed=data_seed)))[0]
         seen = []
         model = small_model()
-        model.register_forward_pre_hook(lambda m, args: seen.append(args[0].clone()))
+        model.register_forward_pre_hook(lambda m, a, seen=seen: seen.append(a[0].clone()))
         cfg = TrainConfig(epochs=1, seed=7, progress=False)  # a different cfg.seed
         train(model, loader, None, cfg, CPU)
         assert torch.equal(seen[0], first)
