@@ -456,7 +456,7 @@ def test_train_keeps_the_loader_seed(tmp_path: Path) -> None:
         first = next(iter(make_loader(train_set, 64, True, seed=data_seed)))[0]
         seen = []
         model = small_model()
-        model.register_forward_pre_hook(lambda m, a, seen=seen: seen.append(a[0].clone()))
+        model.register_forward_pre_hook(lambda m, a, s=seen: s.append(a[0].clone()))
         cfg = TrainConfig(epochs=1, seed=7, progress=False)  # a different cfg.seed
         train(model, loader, None, cfg, CPU)
         assert torch.equal(seen[0], first)
