@@ -30,9 +30,9 @@ def test_vocab_and_encoding() -> None:
 
 
 def test_training_is_deterministic_and_accurate() -> None:
-    cfg = TextConfig(
-        sentences_per_intent=80, train=TrainConfig(epochs=6, progress=False)
-    )
+    # a small corpus: 48 optimizer steps, so a short warmup and a larger peak lr
+    loop = TrainConfig(epochs=6, warmup_steps=5, lr=0.05, progress=False)
+    cfg = TextConfig(sentences_per_intent=80, train=loop)
     _, vocab_a, history_a, acc_a = train_text(cfg)
     _, vocab_b, history_b, acc_b = train_text(cfg)
     losses_a = [row["train_loss"] for row in history_a]
