@@ -39,12 +39,18 @@ def layer_of(module: str) -> int:
     return LAYERS[head]
 
 
+def is_script_face(node: ast.stmt) -> bool:
+    """A top-level ``def main`` or ``if __name__ == "__main__":`` block."""
+    if isinstance(node, ast.FunctionDef):
+        return node.name == "main"
+    return isinstance(node, ast.If) and "__name__" in ast.unparse(node.test)
+
+
 def snippet_imports(path: Path) -> list[tuple[int, str]]:
-    """``(line, module)`` of each ``snippets`` import, except inside a top-level ``main``:
-    a module's ``main()`` is its runnable demo, a face of its own, and may use any layer."""
+    """``(line, module)`` of each ``snippets`` import, except in the module's script face
+    (``main()`` or the ``__main__`` block): its runnable demo may use any layer."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    demo = {id(n) for f in tree.body
-            if isinstance(f, ast.FunctionDef) and f.name == "main" for n in ast.walk(f)}
+    demo = {id(n) for f in tree.body if is_script_face(f) for n in ast.walk(f)}
     found = []
     for node in ast.walk(tree):
         if id(node) in demo:
@@ -79,7 +85,8 @@ def test_no_upward_import(path: Path) -> None:
 def test_layering_check_can_fail(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("from snippets.train import train\nimport snippets.bench.gpt\n"
-                   "def main():\n    from snippets.finetune import main\n")
+                   "def main():\n    from snippets.finetune import main\n"
+                   "if __name__ == '__main__':\n    import snippets.__main__\n")
     assert [layer_of(t) for _, t in snippet_imports(bad)] == [LOOPS, RECIPES]
     with pytest.raises(KeyError, match="snippets.nowhere has no layer"):
         layer_of("snippets.nowhere.x")
