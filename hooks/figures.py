@@ -42,7 +42,9 @@ def cache_key(chapter: str) -> str:
     import matplotlib
     import torch
 
-    figures = ROOT / "figures"
+    from figures import render
+
+    figures = render.FIGURES_DIR  # the package actually imported, wherever it lives
     h = hashlib.sha256()
     for name in (f"{chapter}.py", *SHARED):
         h.update(name.encode() + b"\0" + (figures / name).read_bytes() + b"\0")

@@ -9,6 +9,10 @@ links against the same ``base``, so the en pages' ``base`` (in the ``__config`` 
 writes into every page) is pointed at ``en/``; nothing else in material reads ``base`` while
 ``navigation.instant`` and versioning are off.  Re-check after a material upgrade: a missing
 ``__config`` script fails the build instead of silently searching both languages.
+
+Code blocks (``<pre>``) are left out of the index: they were 60 % of its text, and every
+reader's first page load fetches the whole index. Prose, headings and inline code stay
+searchable, and a block is found through the section that explains it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from mkdocs.plugins import event_priority
 from mkdocs.structure.pages import Page
 
 INDEX = Path("search") / "search_index.json"
+CODE_BLOCK = re.compile(r"<pre\b.*?</pre>", re.DOTALL)
 CONFIG_SCRIPT = re.compile(
     r'(<script id="__config" type="application/json">)(.*?)(</script>)', re.DOTALL
 )
@@ -49,6 +54,7 @@ def split_index(index: dict, others: list[str]) -> dict[str, dict]:
     for lang in others:
         parts[lang] = {**index, "docs": [], "config": {**index["config"], "lang": [lang]}}
     for doc in index["docs"]:
+        doc = {**doc, "text": CODE_BLOCK.sub(" ", doc.get("text", ""))}
         for lang in others:
             if doc["location"] == lang or doc["location"].startswith(f"{lang}/"):
                 location = doc["location"][len(lang):].lstrip("/")

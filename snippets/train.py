@@ -396,9 +396,7 @@ def train(
 ) -> list[dict[str, float]]:
     """Train ``model`` with AdamW on cross-entropy; return one metrics dict per epoch.
 
-    ``train_loader`` must shuffle with its own generator (``make_loader``) for an
-    exact resume; ``val_loader`` (or None) is evaluated after every epoch; ``device``
-    defaults to where the model's parameters are.
+    Shuffle ``train_loader`` with its own generator (``make_loader``) for exact resume.
     """
     device = device if device is not None else next(model.parameters()).device
     amp_dtype(cfg.amp, device)  # refuse a precision this device should not use
@@ -419,9 +417,8 @@ def train(
         def on_step(p: Progress, loss_sum: torch.Tensor) -> bool:
             bar.update()
             stop = cfg.stop_at_step is not None and p.step >= cfg.stop_at_step
-            saving = cfg.run_dir is not None and (
-                stop or cfg.save_every > 0 and p.step % cfg.save_every == 0
-            )
+            due = cfg.save_every > 0 and p.step % cfg.save_every == 0
+            saving = cfg.run_dir is not None and (stop or due)
             if saving or p.step % cfg.log_every == 0:  # a sync: not every step
                 p.loss_sum, lr = loss_sum.item(), scheduler.get_last_lr()[0]
                 check_finite(p.loss_sum, model, p.step)  # never save a NaN

@@ -72,6 +72,7 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     probs, order = logits.softmax(dim=-1).sort(dim=-1, descending=True)  # (B, V)
     mass_before = probs.cumsum(dim=-1) - probs  # (B, V): mass of the tokens above
     drop_sorted = mass_before >= p  # (B, V), in sorted order
+    drop_sorted[:, 0] = False  # even when p underflows to 0 in the logits' dtype
     drop = drop_sorted.scatter(-1, order, drop_sorted)  # (B, V), in vocabulary order
     return logits.masked_fill(drop, float("-inf"))
 

@@ -40,6 +40,14 @@ def test_search_index_is_split_by_language() -> None:
     assert parts["en"]["config"]["lang"] == ["en"]
 
 
+def test_search_index_leaves_code_blocks_out() -> None:
+    text = '<p>Use <code>F.linear</code>.</p> <pre><code>y = F.linear(x, w)\n</code></pre> <p>Done</p>'
+    merged = {"config": {"lang": ["en", "zh"]},
+              "docs": [{"location": "en/math/", "title": "Math", "text": text}]}
+    (doc,) = split_index(merged, ["en"])["en"]["docs"]
+    assert doc["text"] == "<p>Use <code>F.linear</code>.</p>   <p>Done</p>"
+
+
 SNIPPETS_ONLY = """site_name: t
 markdown_extensions:
   - pymdownx.snippets:

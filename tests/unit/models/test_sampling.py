@@ -71,3 +71,10 @@ def test_sampling_frequencies_follow_softmax_of_z_over_tau() -> None:
 def test_bad_settings_are_named(args, message) -> None:
     with pytest.raises(ValueError, match=message):
         check_sampling(*args)
+
+
+def test_top_p_below_float32_resolution_keeps_the_most_likely_token() -> None:
+    # 1e-127 is 0 in float32: without the guard every token was dropped (NaN sampling).
+    logits = torch.tensor([[0.5, 2.0, -1.0]])
+    kept = top_p_filter(logits, 1e-127)
+    assert torch.isfinite(kept).tolist() == [[False, True, False]]
