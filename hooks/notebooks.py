@@ -87,11 +87,16 @@ LABELS = {
 }
 PLACEHOLDER = "<!-- notebook-body -->"
 # Run before the notebook's cells, hidden: record which repository files the code opens.
+# Only the repository's own files count (not the virtualenv inside it, not bytecode):
+# the record is printed back through the kernel's output, and a list of every file
+# of every imported package made that one print take over a minute.
 TRACK_CELL = (
     "import sys as _sys\n"
     "_READ = set()\n"
+    "_SKIP = (_sys.prefix, {root!r} + '/build/', {root!r} + '/node_modules/')\n"
     "def _track(event, args, _root={root!r}):\n"
-    "    if event == 'open' and isinstance(args[0], str) and args[0].startswith(_root):\n"
+    "    if event == 'open' and isinstance(args[0], str) and args[0].startswith(_root)"
+    " and not args[0].startswith(_SKIP) and '__pycache__' not in args[0]:\n"
     "        _READ.add(args[0])\n"
     "_sys.addaudithook(_track)"
 )

@@ -9,7 +9,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from figures import render
-from hooks import figures as hook
+from hooks import chapter_figures as hook
 
 ROOT = Path(__file__).resolve().parent.parent
 EMBED = re.compile(r"\]\(figures/([^)\s]+\.svg)\)")

@@ -28,6 +28,7 @@ from mkdocs.exceptions import PluginError
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # MkDocs loads a hook by path; `hooks` and `figures` live here
     sys.path.insert(0, str(ROOT))
+from figures import render  # noqa: E402  (imported now: MkDocs restores sys.path)
 from hooks.fingerprint import snippets_digest  # noqa: E402
 CACHE = ROOT / "build" / "figure-cache"
 SHARED = ("style.py", "render.py", "__init__.py")  # code every chapter's figures run
@@ -42,8 +43,6 @@ def cache_key(chapter: str) -> str:
     import matplotlib
     import torch
 
-    from figures import render
-
     figures = render.FIGURES_DIR  # the package actually imported, wherever it lives
     h = hashlib.sha256()
     for name in (f"{chapter}.py", *SHARED):
@@ -55,14 +54,12 @@ def cache_key(chapter: str) -> str:
 
 def rendered(chapter: str) -> dict[tuple[str, str], bytes]:
     """``{(lang, file name): svg}`` for a chapter, from the cache or freshly drawn."""
-    from figures.render import LANGS, render_chapter
-
     folder = CACHE / f"{chapter}-{cache_key(chapter)}"
     if folder.is_dir():
         return {(p.parent.name, p.name): p.read_bytes()
-                for lang in LANGS for p in sorted((folder / lang).glob("*.svg"))}
+                for lang in render.LANGS for p in sorted((folder / lang).glob("*.svg"))}
     try:
-        out = render_chapter(chapter)
+        out = render.render_chapter(chapter)
     except Exception as err:  # the build names what failed, then stops
         raise FigureError(f"figures/{chapter}.py: {type(err).__name__}: {err}") from err
     tmp = folder.with_name(folder.name + ".tmp")
@@ -79,16 +76,14 @@ def rendered(chapter: str) -> dict[tuple[str, str], bytes]:
 
 def sync_figures(docs: Path) -> dict[str, int]:
     """Make ``docs/<lang>/figures/`` hold exactly the figures the modules produce."""
-    from figures.render import LANGS, chapters, write_if_changed
-
     wanted: dict[tuple[str, str], bytes] = {}
-    for chapter in chapters():
+    for chapter in render.chapters():
         wanted.update(rendered(chapter))
     written = 0
     for (lang, name), data in wanted.items():
-        written += write_if_changed(docs / lang / "figures" / name, data)
+        written += render.write_if_changed(docs / lang / "figures" / name, data)
     removed = 0
-    for lang in LANGS:
+    for lang in render.LANGS:
         for path in (docs / lang / "figures").glob("*.svg"):
             if (lang, path.name) not in wanted:
                 path.unlink()
