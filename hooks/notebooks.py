@@ -592,6 +592,27 @@ def markdown_math(body: str, render) -> str:
 _stylesheets: dict[str, str] = {}  # file name -> CSS, written once per build
 
 
+def _converted_html(nb: nbformat.NotebookNode) -> str:
+    """mkdocs-jupyter's HTML for ``nb``, cached on disk by the notebook's exact JSON and
+    the converter's version: the conversion took a second per notebook on every build."""
+    text = nbformat.writes(nb)
+    key = hashlib.sha256(
+        (text + compat.check_version("mkdocs-jupyter")).encode("utf-8")
+    ).hexdigest()[:24]
+    cached = ROOT / CACHE_DIR / "html" / f"{key}.html"
+    if cached.is_file():
+        return cached.read_text(encoding="utf-8")
+    with tempfile.TemporaryDirectory(prefix="notebook-html-") as tmp:
+        path = Path(tmp) / "notebook.ipynb"
+        path.write_text(text, encoding="utf-8")
+        body = compat.notebook_html(path)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp_file = cached.with_suffix(f".tmp{os.getpid()}")
+    tmp_file.write_text(body, encoding="utf-8")
+    os.replace(tmp_file, cached)  # an entry is complete or absent
+    return body
+
+
 def render(
     nb: nbformat.NotebookNode, config: MkDocsConfig | None = None, src: str = "notebook"
 ) -> tuple[str, list, str]:
@@ -599,10 +620,7 @@ def render(
 
     The converter's inline ``<style>`` blocks are moved into one shared stylesheet.
     """
-    with tempfile.TemporaryDirectory(prefix="notebook-html-") as tmp:
-        path = Path(tmp) / "notebook.ipynb"
-        nbformat.write(_images_with_alt(nb), path)
-        body = compat.notebook_html(path)
+    body = _converted_html(_images_with_alt(nb))
     body = MATHJAX.sub("", body)  # formulas are rendered by KaTeX at build time
     css = "\n".join(STYLE.findall(body))
     body = STYLE.sub("", body)

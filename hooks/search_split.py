@@ -81,6 +81,20 @@ def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
     return output[: match.start(2)] + json.dumps(data) + output[match.end(2):]
 
 
+FULL_CONTENT = "handbook_content_with_code"  # where the page keeps its code meanwhile
+
+
+@event_priority(100)  # before material's search plugin (0) reads page.content
+def on_page_context(context, page: Page, config: MkDocsConfig, nav):
+    """Hand the search plugin the page without its code blocks: they stay out of the
+    index, and parsing their highlighted HTML was most of the search plugin's time.
+    ``hooks/search_restore.py`` puts the code back before the page is rendered."""
+    if page.content:
+        setattr(page, FULL_CONTENT, page.content)
+        page.content = CODE_BLOCK.sub(" ", page.content)
+    return context
+
+
 @event_priority(-200)  # after static-i18n (-100) has built every language and merged the index
 def on_post_build(config: MkDocsConfig) -> None:
     if _i18n(config).building:
