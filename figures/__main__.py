@@ -1,4 +1,4 @@
-"""Preview figures: ``python -m figures [CHAPTER ...]`` writes docs/<lang>/figures/*.svg."""
+"""Preview: ``python -m figures [CHAPTER ...]`` writes docs/<lang>/figures/*.svg."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ def main(argv: list[str]) -> int:
     names = argv or chapters()
     unknown = sorted(set(names) - set(chapters()))
     if unknown:
-        print(f"no figures module for: {', '.join(unknown)}; have: {chapters()}",
-              file=sys.stderr)
+        print(
+            f"no figures module for: {', '.join(unknown)}; have: {chapters()}",
+            file=sys.stderr,
+        )
         return 2
     for chapter in names:
         for (lang, name), data in render_chapter(chapter).items():

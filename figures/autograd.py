@@ -20,9 +20,7 @@ from snippets.models.simplenet import SimpleNet
 
 
 @functools.cache
-def backward_graph() -> tuple[
-    dict[int, str], list[tuple[int, int]], dict[int, int]
-]:
+def backward_graph() -> tuple[dict[int, str], list[tuple[int, int]], dict[int, int]]:
     """Nodes ``{id: label}``, edges ``(from, to)`` in gradient order, node depths."""
     torch.manual_seed(0)
     net = SimpleNet(input_size=10, output_size=2, hidden_size=16)
@@ -67,23 +65,46 @@ def graph(lang: str) -> Figure:
     ax.axis("off")
     ax.grid(False)
     for a, b in edges:
-        ax.annotate("", xy=pos[b], xytext=pos[a],
-                    arrowprops={"arrowstyle": "->", "color": "#666666",
-                                "shrinkA": 16, "shrinkB": 16})
+        ax.annotate(
+            "",
+            xy=pos[b],
+            xytext=pos[a],
+            arrowprops={
+                "arrowstyle": "->",
+                "color": "#666666",
+                "shrinkA": 16,
+                "shrinkB": 16,
+            },
+        )
     for key, label in labels.items():
         leaf = "." in label  # parameter names: fc1.weight
-        ax.text(*pos[key], label, ha="center", va="center", fontsize=8,
-                bbox={"boxstyle": "round,pad=0.3",
-                      "facecolor": "#E8F1F8" if leaf else "#FBE9DD",
-                      "edgecolor": COLORS[0] if leaf else COLORS[1]})
+        ax.text(
+            *pos[key],
+            label,
+            ha="center",
+            va="center",
+            fontsize=8,
+            bbox={
+                "boxstyle": "round,pad=0.3",
+                "facecolor": "#E8F1F8" if leaf else "#FBE9DD",
+                "edgecolor": COLORS[0] if leaf else COLORS[1],
+            },
+        )
     xs = [x for x, _ in pos.values()]
     ys = [y for _, y in pos.values()]
     ax.set_xlim(min(xs) - 0.6, max(xs) + 0.6)
     ax.set_ylim(min(ys) - 0.7, max(ys) + 0.9)
-    ax.text(min(xs) - 0.5, max(ys) + 0.75,
-            text(lang, "loss.backward()：梯度从左往右流向参数",
-                 "loss.backward(): gradients flow left to right, to the parameters"),
-            fontsize=9, ha="left")
+    ax.text(
+        min(xs) - 0.5,
+        max(ys) + 0.75,
+        text(
+            lang,
+            "loss.backward()：梯度从左往右流向参数",
+            "loss.backward(): gradients flow left to right, to the parameters",
+        ),
+        fontsize=9,
+        ha="left",
+    )
     return fig
 
 

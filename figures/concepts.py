@@ -39,22 +39,42 @@ def module_tree(lang: str) -> Figure:
         y = row_y[name] = -i
         parent = name.rsplit(".", 1)[0] if "." in name else ""
         label = f"{name.rsplit('.', 1)[-1] or 'model'}: {cls}"
-        ax.text(depth * 0.9, y, label, va="center", fontsize=8,
-                bbox={"boxstyle": "round,pad=0.25", "facecolor": "#F4F4F4",
-                      "edgecolor": COLORS[0] if n_params else "#999999"})
+        ax.text(
+            depth * 0.9,
+            y,
+            label,
+            va="center",
+            fontsize=8,
+            bbox={
+                "boxstyle": "round,pad=0.25",
+                "facecolor": "#F4F4F4",
+                "edgecolor": COLORS[0] if n_params else "#999999",
+            },
+        )
         if depth:
             x = depth * 0.9 - 0.55  # under the parent's box, down to this row
-            ax.plot([x, x, depth * 0.9 - 0.1], [row_y[parent] - 0.35, y, y],
-                    color="#999999", linewidth=0.8)
+            ax.plot(
+                [x, x, depth * 0.9 - 0.1],
+                [row_y[parent] - 0.35, y, y],
+                color="#999999",
+                linewidth=0.8,
+            )
         notes = []
         if n_params:
             notes.append(text(lang, f"{n_params} 个参数", f"{n_params} parameters"))
         if n_buffers:
-            notes.append(text(lang, f"{n_buffers} 个缓冲区元素",
-                              f"{n_buffers} buffer entries"))
+            notes.append(
+                text(lang, f"{n_buffers} 个缓冲区元素", f"{n_buffers} buffer entries")
+            )
         if notes:
-            ax.text(5.6, y, ", ".join(notes), va="center", fontsize=8,
-                    color=COLORS[1] if n_buffers else COLORS[0])
+            ax.text(
+                5.6,
+                y,
+                ", ".join(notes),
+                va="center",
+                fontsize=8,
+                color=COLORS[1] if n_buffers else COLORS[0],
+            )
     ax.set_xlim(-0.1, 8.2)
     ax.set_ylim(-len(rows) + 0.4, 0.6)
     return fig

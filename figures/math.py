@@ -49,8 +49,11 @@ def activations(lang: str) -> Figure:
 @functools.cache
 def mean_squares(depth: int = 20, width: int = 256) -> dict[str, list[float]]:
     """E[x^2] after each Linear + ReLU layer, the same random draws for every scale."""
-    stds = {"Kaiming": kaiming_std(width), "Xavier": xavier_std(width, width),
-            "nn.Linear": (1 / (3 * width)) ** 0.5}
+    stds = {
+        "Kaiming": kaiming_std(width),
+        "Xavier": xavier_std(width, width),
+        "nn.Linear": (1 / (3 * width)) ** 0.5,
+    }
     out = {}
     for name, std in stds.items():
         gen = torch.Generator().manual_seed(0)

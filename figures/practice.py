@@ -32,10 +32,14 @@ def loss_curve(lang: str) -> Figure:
     ax_loss.plot(epochs, hist.train_loss, label=text(lang, "训练损失", "training loss"))
     ax_loss.plot(epochs, hist.val_loss, label=text(lang, "验证损失", "validation loss"))
     ax_loss.axvline(best, color="#888888", linestyle=":", linewidth=1)
-    ax_loss.annotate(text(lang, "验证损失最低", "lowest validation loss"),
-                     xy=(best, hist.val_loss[best - 1]), xytext=(best, 1.0),
-                     ha="center", fontsize=8,
-                     arrowprops={"arrowstyle": "->", "color": "#888888"})
+    ax_loss.annotate(
+        text(lang, "验证损失最低", "lowest validation loss"),
+        xy=(best, hist.val_loss[best - 1]),
+        xytext=(best, 1.0),
+        ha="center",
+        fontsize=8,
+        arrowprops={"arrowstyle": "->", "color": "#888888"},
+    )
     ax_loss.set_yscale("log")
     ax_loss.set_xlabel("epoch")
     ax_loss.set_ylabel(text(lang, "交叉熵（对数坐标）", "cross-entropy (log scale)"))

@@ -22,7 +22,8 @@ FIGURES_DIR = Path(__file__).resolve().parent
 def chapters() -> list[str]:
     """The chapter modules that define figures."""
     return sorted(
-        p.stem for p in FIGURES_DIR.glob("*.py")
+        p.stem
+        for p in FIGURES_DIR.glob("*.py")
         if p.stem not in {"__init__", "__main__", "render", "style"}
     )
 
@@ -48,14 +49,16 @@ def file_name(chapter: str, name: str) -> str:
 
 
 def render_chapter(chapter: str) -> dict[tuple[str, str], bytes]:
-    """``{(lang, file name): svg}`` for every figure of the chapter, in both languages."""
+    """``{(lang, file name): svg}`` for every figure of the chapter, both languages."""
     out = {}
     for name, draw in figures_of(chapter).items():
         for lang in LANGS:
             fig = draw(lang)
             if not isinstance(fig, Figure):
-                raise TypeError(f"figures/{chapter}.py:{name}({lang!r}) returned "
-                                f"{type(fig).__name__}, not a matplotlib Figure")
+                raise TypeError(
+                    f"figures/{chapter}.py:{name}({lang!r}) returned "
+                    f"{type(fig).__name__}, not a matplotlib Figure"
+                )
             out[(lang, file_name(chapter, name))] = svg_bytes(fig)
     return out
 

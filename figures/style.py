@@ -1,8 +1,8 @@
-"""One look for every figure: page-width sizes, a CJK font, readable in light and dark mode.
+"""One look for every figure: page-width sizes, a CJK font, readable in both themes.
 
 Figures are drawn on an opaque white card with dark ink, so the same SVG reads on the
-light and the dark theme; text is embedded as glyph outlines (``svg.fonttype: path``), so
-Chinese labels render without the reader having the font.
+light and the dark theme; text is embedded as glyph outlines (``svg.fonttype: path``),
+so Chinese labels render without the reader having the font.
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ RC = {
 plt.rcParams.update(RC)
 
 
-def new_figure(ncols: int = 1, nrows: int = 1, width: float = 7.0,
-               height: float = 3.2, **kwargs) -> tuple[Figure, object]:
+def new_figure(
+    ncols: int = 1, nrows: int = 1, width: float = 7.0, height: float = 3.2, **kwargs
+) -> tuple[Figure, object]:
     """A figure sized for the page column (inches; the page shows about 7 in wide).
 
     Returns ``(fig, axes)`` like ``plt.subplots``; the figure is not registered with

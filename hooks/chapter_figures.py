@@ -26,10 +26,13 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # MkDocs loads a hook by path; `hooks` and `figures` live here
+if (
+    str(ROOT) not in sys.path
+):  # MkDocs loads a hook by path; `hooks` and `figures` live here
     sys.path.insert(0, str(ROOT))
 from figures import render  # noqa: E402  (imported now: MkDocs restores sys.path)
 from hooks.fingerprint import snippets_digest  # noqa: E402
+
 CACHE = ROOT / "build" / "figure-cache"
 SHARED = ("style.py", "render.py", "__init__.py")  # code every chapter's figures run
 
@@ -56,8 +59,11 @@ def rendered(chapter: str) -> dict[tuple[str, str], bytes]:
     """``{(lang, file name): svg}`` for a chapter, from the cache or freshly drawn."""
     folder = CACHE / f"{chapter}-{cache_key(chapter)}"
     if folder.is_dir():
-        return {(p.parent.name, p.name): p.read_bytes()
-                for lang in render.LANGS for p in sorted((folder / lang).glob("*.svg"))}
+        return {
+            (p.parent.name, p.name): p.read_bytes()
+            for lang in render.LANGS
+            for p in sorted((folder / lang).glob("*.svg"))
+        }
     try:
         out = render.render_chapter(chapter)
     except Exception as err:  # the build names what failed, then stops

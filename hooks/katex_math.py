@@ -88,7 +88,9 @@ def render_math(content: str, markdown: str, src_path: str) -> str:
 
     def replace(match: re.Match[str]) -> str:
         display = match.group("display") is not None
-        tex = html.unescape(match.group("display") if display else match.group("inline"))
+        tex = html.unescape(
+            match.group("display") if display else match.group("inline")
+        )
         try:
             rendered = _get_renderer().render(tex, display)
         except ValueError as err:

@@ -40,7 +40,7 @@ import platform
 import re
 import sys
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -330,7 +330,7 @@ def executed_code(source: Path, root: Path, expand) -> tuple[list, dict, bool]:
             return entry["outputs"], entry["record"], True
     nb = _new_notebook(code_cells)
     record = execute(nb, source, root=root)
-    record["date"] = datetime.now(timezone.utc).date().isoformat()
+    record["date"] = datetime.now(UTC).date().isoformat()
     read = {}
     for path in record.pop("read"):
         rel = Path(path).resolve().relative_to(Path(root).resolve()).as_posix()

@@ -36,7 +36,9 @@ CONFIG_SCRIPT = re.compile(
 def _i18n(config: MkDocsConfig):
     plugin = config.plugins.get("i18n")
     if plugin is None:
-        raise PluginError("hooks/search_split.py needs the mkdocs-static-i18n plugin (i18n)")
+        raise PluginError(
+            "hooks/search_split.py needs the mkdocs-static-i18n plugin (i18n)"
+        )
     return plugin
 
 
@@ -52,12 +54,16 @@ def split_index(index: dict, others: list[str]) -> dict[str, dict]:
     locations} by the ``lang/`` prefix of each entry's location."""
     parts: dict[str, dict] = {"": {**index, "docs": []}}
     for lang in others:
-        parts[lang] = {**index, "docs": [], "config": {**index["config"], "lang": [lang]}}
+        parts[lang] = {
+            **index,
+            "docs": [],
+            "config": {**index["config"], "lang": [lang]},
+        }
     for doc in index["docs"]:
         doc = {**doc, "text": CODE_BLOCK.sub(" ", doc.get("text", ""))}
         for lang in others:
             if doc["location"] == lang or doc["location"].startswith(f"{lang}/"):
-                location = doc["location"][len(lang):].lstrip("/")
+                location = doc["location"][len(lang) :].lstrip("/")
                 parts[lang]["docs"].append({**doc, "location": location})
                 break
         else:
@@ -73,12 +79,12 @@ def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
     match = CONFIG_SCRIPT.search(output)
     if match is None:
         raise PluginError(
-            f"{page.file.src_uri}: material's <script id=\"__config\"> was not found; "
+            f'{page.file.src_uri}: material\'s <script id="__config"> was not found; '
             "hooks/search_split.py cannot point this page's search at its language"
         )
     data = json.loads(match.group(2))
     data["base"] = f"{data['base'].rstrip('/')}/{lang}/"
-    return output[: match.start(2)] + json.dumps(data) + output[match.end(2):]
+    return output[: match.start(2)] + json.dumps(data) + output[match.end(2) :]
 
 
 FULL_CONTENT = "handbook_content_with_code"  # where the page keeps its code meanwhile
@@ -95,7 +101,9 @@ def on_page_context(context, page: Page, config: MkDocsConfig, nav):
     return context
 
 
-@event_priority(-200)  # after static-i18n (-100) has built every language and merged the index
+@event_priority(
+    -200
+)  # after static-i18n (-100) has built every language and merged the index
 def on_post_build(config: MkDocsConfig) -> None:
     if _i18n(config).building:
         return  # an inner per-language build: the merged index is written later
@@ -104,9 +112,12 @@ def on_post_build(config: MkDocsConfig) -> None:
     if not merged.is_file():
         raise PluginError(f"{merged} was not written; is the search plugin enabled?")
     _, others = _languages(config)
-    for prefix, part in split_index(json.loads(merged.read_text(encoding="utf-8")),
-                                    others).items():
+    for prefix, part in split_index(
+        json.loads(merged.read_text(encoding="utf-8")), others
+    ).items():
         target = site / prefix / INDEX
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(part, ensure_ascii=False, separators=(",", ":")),
-                          encoding="utf-8")
+        target.write_text(
+            json.dumps(part, ensure_ascii=False, separators=(",", ":")),
+            encoding="utf-8",
+        )

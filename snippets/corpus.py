@@ -34,6 +34,8 @@ class ByteTokenizer:
     def decode(self, ids: torch.Tensor | list[int]) -> str:
         ids = ids.tolist() if isinstance(ids, torch.Tensor) else ids
         return bytes(ids).decode("utf-8", errors="replace")
+
+
 # --8<-- [end:tokenizer]
 
 
@@ -53,6 +55,8 @@ def site_text(lang: str, docs: Path = DOCS) -> str:
             f"{sorted(p.name for p in Path(docs).iterdir() if p.is_dir())}"
         )
     return "\n\n".join(p.read_text(encoding="utf-8") for p in pages)
+
+
 # --8<-- [end:site_text]
 
 
@@ -82,9 +86,13 @@ def get_batch(
     if len(ids) <= block_size:
         raise ValueError(f"need more than block_size={block_size} ids, got {len(ids)}")
     starts = torch.randint(len(ids) - block_size, (batch_size,), generator=generator)
-    x = torch.stack([ids[s:s + block_size] for s in starts.tolist()])  # (B, T)
-    y = torch.stack([ids[s + 1:s + 1 + block_size] for s in starts.tolist()])  # (B, T)
+    x = torch.stack([ids[s : s + block_size] for s in starts.tolist()])  # (B, T)
+    y = torch.stack(
+        [ids[s + 1 : s + 1 + block_size] for s in starts.tolist()]
+    )  # (B, T)
     return x, y
+
+
 # --8<-- [end:split_and_batch]
 
 

@@ -45,8 +45,9 @@ class MLP(nn.Module):
     def __init__(self, d_model: int, hidden: int, dropout: float = 0.0) -> None:
         super().__init__()
         if d_model < 1 or hidden < 1:
-            raise ValueError(f"MLP widths must be >= 1, got d_model={d_model}, "
-                             f"hidden={hidden}")
+            raise ValueError(
+                f"MLP widths must be >= 1, got d_model={d_model}, hidden={hidden}"
+            )
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.fc1 = nn.Linear(d_model, hidden)
@@ -56,6 +57,8 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(self.drop(self.act(self.fc1(x))))
+
+
 # --8<-- [end:mlp]
 
 
@@ -82,6 +85,8 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.mlp(self.norm(x))
+
+
 # --8<-- [end:block]
 
 
@@ -104,17 +109,20 @@ class Standardize(nn.Module):
         self.register_buffer("std", torch.ones(num_features))
 
     @torch.no_grad()
-    def fit(self, x: torch.Tensor) -> "Standardize":
+    def fit(self, x: torch.Tensor) -> Standardize:
         """Set mean and std from the training data ``x`` of shape (N, num_features)."""
         if x.ndim != 2 or x.shape[1] != self.mean.numel():
-            raise ValueError(f"expected data of shape (N, {self.mean.numel()}), "
-                             f"got {tuple(x.shape)}")
+            raise ValueError(
+                f"expected data of shape (N, {self.mean.numel()}), got {tuple(x.shape)}"
+            )
         self.mean.copy_(x.mean(dim=0))
         self.std.copy_(x.std(dim=0).clamp_min(self.eps))
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
+
+
 # --8<-- [end:standardize]
 
 
@@ -155,6 +163,8 @@ class TinyNet(nn.Module):
         for block in self.blocks:
             h = block(h)  # (B, d_model)
         return self.head(h)  # (B, n_classes)
+
+
 # --8<-- [end:tinynet]
 
 
@@ -175,20 +185,24 @@ class ActivationRecorder:
         modules = dict(model.named_modules())
         for name in names:
             if name not in modules:
-                raise KeyError(f"no submodule named {name!r}; choose from "
-                               f"{[n for n in modules if n]}")
+                raise KeyError(
+                    f"no submodule named {name!r}; choose from "
+                    f"{[n for n in modules if n]}"
+                )
         self.modules = {name: modules[name] for name in names}
         self.activations: dict[str, torch.Tensor] = {}
         self._handles: list[RemovableHandle] = []
 
     def _hook(self, name: str) -> Callable[..., None]:
-        def hook(module: nn.Module, args: tuple[Any, ...],
-                 output: torch.Tensor) -> None:
+        def hook(
+            module: nn.Module, args: tuple[Any, ...], output: torch.Tensor
+        ) -> None:
             # detach: keep the values without keeping the whole autograd graph alive
             self.activations[name] = output.detach()
+
         return hook
 
-    def __enter__(self) -> "ActivationRecorder":
+    def __enter__(self) -> ActivationRecorder:
         for name, module in self.modules.items():
             self._handles.append(module.register_forward_hook(self._hook(name)))
         return self
@@ -197,13 +211,16 @@ class ActivationRecorder:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
+
+
 # --8<-- [end:recorder]
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of scalar parameters in ``model`` (only trainable ones if asked)."""
-    return sum(p.numel() for p in model.parameters()
-               if p.requires_grad or not trainable_only)
+    return sum(
+        p.numel() for p in model.parameters() if p.requires_grad or not trainable_only
+    )
 
 
 def main(cfg: TinyNetConfig) -> None:

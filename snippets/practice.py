@@ -48,6 +48,8 @@ class PracticeConfig:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.weight_decay < 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+
+
 # --8<-- [end:config]
 
 
@@ -86,6 +88,8 @@ def train_epoch(
         total += loss.item() * len(y)
         count += len(y)
     return total / count
+
+
 # --8<-- [end:epoch]
 
 
@@ -128,6 +132,8 @@ def fit(
         history.val_loss.append(val["loss"])
         history.val_accuracy.append(val["accuracy"])
     return model, history
+
+
 # --8<-- [end:fit]
 
 
@@ -139,8 +145,10 @@ def main(cfg: PracticeConfig) -> None:
     for epoch, (tl, vl, va) in enumerate(
         zip(history.train_loss, history.val_loss, history.val_accuracy), start=1
     ):
-        print(f"epoch {epoch:2d}  train loss {tl:.4f}  val loss {vl:.4f}  "
-              f"val accuracy {va:.3f}")
+        print(
+            f"epoch {epoch:2d}  train loss {tl:.4f}  val loss {vl:.4f}  "
+            f"val accuracy {va:.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -258,6 +258,7 @@ def write_verified_record(root: Path, rel: str, digest: str, ran: int) -> None:
     import datetime
 
     import torch
+
     from snippets.device import pick_device
 
     verified.write_record(
@@ -267,7 +268,7 @@ def write_verified_record(root: Path, rel: str, digest: str, ran: int) -> None:
         ran,
         torch.__version__,
         str(pick_device("auto")),
-        datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
+        datetime.datetime.now(datetime.UTC).date().isoformat(),
     )
 
 

@@ -13,8 +13,16 @@ from pathlib import Path
 from pagecheck import ROOT, extract_blocks
 
 # Any reference that makes the browser fetch something (not a plain <a> link).
-FETCHING_ATTRS = {("script", "src"), ("link", "href"), ("img", "src"), ("iframe", "src"),
-                  ("source", "src"), ("video", "src"), ("audio", "src"), ("object", "data")}
+FETCHING_ATTRS = {
+    ("script", "src"),
+    ("link", "href"),
+    ("img", "src"),
+    ("iframe", "src"),
+    ("source", "src"),
+    ("video", "src"),
+    ("audio", "src"),
+    ("object", "data"),
+}
 CSS_URL = re.compile(r"url\(\s*['\"]?(https?:)?//", re.IGNORECASE)
 CSS_IMPORT = re.compile(r"@import\s+['\"]?(https?:)?//", re.IGNORECASE)
 
@@ -39,12 +47,16 @@ class _CodeAndRefs(HTMLParser):
                     self.refs.append((tag, value))
         classes = (attr.get("class") or "").split()
         if tag == "div" and "highlight" in classes:
-            langs = [c[len("language-"):] for c in classes if c.startswith("language-")]
+            langs = [
+                c[len("language-") :] for c in classes if c.startswith("language-")
+            ]
             self._lang = langs[0] if langs else ""
         elif tag == "pre":
             self._in_pre = True
             if self._lang is None:
-                self._lang = ""  # a <pre> outside a highlight div: an unfenced code block
+                self._lang = (
+                    ""  # a <pre> outside a highlight div: an unfenced code block
+                )
         elif tag == "code" and self._in_pre:
             self._depth += 1
             self._text = []
@@ -69,7 +81,10 @@ def parse_html(path: Path) -> _CodeAndRefs:
 
 
 def _norm(code: str) -> str:
-    return "\n".join(line.rstrip() for line in code.strip("\n").splitlines())
+    """Lines without trailing spaces, and without blank lines: pytest-codeblocks' parser
+    drops the blank lines of a block indented inside an admonition (an exercise's
+    solution), and blank lines do not change what Python runs."""
+    return "\n".join(line.rstrip() for line in code.splitlines() if line.strip())
 
 
 def source_page(site: Path, html: Path) -> Path | None:
@@ -78,7 +93,10 @@ def source_page(site: Path, html: Path) -> Path | None:
     lang = "en" if rel[0] == "en" else "zh"
     parts = rel[1:] if rel[0] == "en" else rel
     stem = "/".join(parts[:-1]) or "index"
-    for candidate in (ROOT / "docs" / lang / f"{stem}.md", ROOT / "docs" / lang / stem / "index.md"):
+    for candidate in (
+        ROOT / "docs" / lang / f"{stem}.md",
+        ROOT / "docs" / lang / stem / "index.md",
+    ):
         if candidate.is_file():
             return candidate
     return None
@@ -104,8 +122,10 @@ def unmapped_blocks(site: Path) -> list[str]:
                     f" was not executed by the tests:\n{block[1][:300]}"
                 )
         if len(built) != len(expected) and not problems:
-            problems.append(f"{html.relative_to(site)}: {len(built)} code blocks built, "
-                            f"{len(expected)} in {source.relative_to(ROOT)}")
+            problems.append(
+                f"{html.relative_to(site)}: {len(built)} code blocks built, "
+                f"{len(expected)} in {source.relative_to(ROOT)}"
+            )
     return problems
 
 
@@ -127,6 +147,9 @@ def third_party_references(site: Path) -> list[str]:
 if __name__ == "__main__":
     site_dir = Path(sys.argv[1] if len(sys.argv) > 1 else "site")
     issues = unmapped_blocks(site_dir) + third_party_references(site_dir)
-    print("\n".join(issues) or f"{site_dir}: every code block maps to an executed block; "
-          "no third-party requests")
+    print(
+        "\n".join(issues)
+        or f"{site_dir}: every code block maps to an executed block; "
+        "no third-party requests"
+    )
     sys.exit(1 if issues else 0)

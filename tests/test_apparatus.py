@@ -11,7 +11,9 @@ from pagecheck import extract_blocks
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_PAGES = {"glossary.md"}  # a generated table, not a chapter
 MAX_BLOCK_LINES = 60
-CHAPTERS = sorted(p for p in (ROOT / "docs").glob("*/*.md") if p.name not in REFERENCE_PAGES)
+CHAPTERS = sorted(
+    p for p in (ROOT / "docs").glob("*/*.md") if p.name not in REFERENCE_PAGES
+)
 IDS = [p.relative_to(ROOT / "docs").as_posix() for p in CHAPTERS]
 SOLUTION = re.compile(r'^[ \t]*\?\?\? success "(答案|Solution)', re.M)
 
@@ -26,7 +28,9 @@ def apparatus_problems(path: Path) -> list[str]:
     problems = []
     ids = sections(text)
     if ids[-2:] != ["summary", "exercises"]:
-        problems.append(f"must end with the summary then the exercises sections, ends {ids[-2:]}")
+        problems.append(
+            f"must end with the summary then the exercises sections, ends {ids[-2:]}"
+        )
     summary = text.split("{ #summary }", 1)[-1].split("{ #exercises }", 1)[0]
     points = len(re.findall(r"^[-*] ", summary, re.M))
     if not 3 <= points <= 6:
@@ -39,7 +43,9 @@ def apparatus_problems(path: Path) -> list[str]:
     for block in extract_blocks(path):
         lines = block.code.rstrip("\n").count("\n") + 1
         if lines > MAX_BLOCK_LINES:
-            problems.append(f"{block.where}: block of {lines} lines (max {MAX_BLOCK_LINES})")
+            problems.append(
+                f"{block.where}: block of {lines} lines (max {MAX_BLOCK_LINES})"
+            )
     return problems
 
 
@@ -51,8 +57,12 @@ def test_chapter_has_its_apparatus(page: Path) -> None:
 
 def test_apparatus_check_can_fail(tmp_path: Path) -> None:
     page = tmp_path / "bare.md"
-    page.write_text("# Bare { #bare }\n\n## Only { #only }\n\n```python\n"
-                    + "x = 1\n" * 61 + "```\n", encoding="utf-8")
+    page.write_text(
+        "# Bare { #bare }\n\n## Only { #only }\n\n```python\n"
+        + "x = 1\n" * 61
+        + "```\n",
+        encoding="utf-8",
+    )
     found = apparatus_problems(page)
     assert len(found) == 5, found
     assert "block of 61 lines" in found[-1]

@@ -16,17 +16,25 @@ EMBED = re.compile(r"\]\(figures/([^)\s]+\.svg)\)")
 
 
 def defined_files() -> set[str]:
-    return {render.file_name(chapter, name)
-            for chapter in render.chapters() for name in render.figures_of(chapter)}
+    return {
+        render.file_name(chapter, name)
+        for chapter in render.chapters()
+        for name in render.figures_of(chapter)
+    }
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_pages_embed_exactly_the_defined_figures(lang: str) -> None:
-    embedded = {m.group(1) for page in (ROOT / "docs" / lang).glob("*.md")
-                for m in EMBED.finditer(page.read_text(encoding="utf-8"))}
+    embedded = {
+        m.group(1)
+        for page in (ROOT / "docs" / lang).glob("*.md")
+        for m in EMBED.finditer(page.read_text(encoding="utf-8"))
+    }
     defined = defined_files()
     assert embedded <= defined, f"embedded but drawn by no module: {embedded - defined}"
-    assert defined <= embedded, f"drawn but shown on no {lang} page: {defined - embedded}"
+    assert defined <= embedded, (
+        f"drawn but shown on no {lang} page: {defined - embedded}"
+    )
 
 
 @pytest.fixture
@@ -62,7 +70,9 @@ def test_module_without_figures_is_refused(fake_chapter) -> None:
         render.figures_of("fake")
 
 
-def test_sync_writes_caches_and_removes_stale(fake_chapter, tmp_path, monkeypatch) -> None:
+def test_sync_writes_caches_and_removes_stale(
+    fake_chapter, tmp_path, monkeypatch
+) -> None:
     calls = []
 
     def counted(lang: str) -> Figure:
@@ -98,5 +108,7 @@ def test_failing_figure_fails_the_build_naming_it(fake_chapter, tmp_path, monkey
     monkeypatch.setattr(render, "chapters", lambda: ["fake"])
     monkeypatch.setattr(hook, "CACHE", tmp_path / "cache")
     monkeypatch.setattr(hook, "cache_key", lambda chapter: "k")
-    with pytest.raises(hook.FigureError, match="figures/fake.py: RuntimeError: loss is nan"):
+    with pytest.raises(
+        hook.FigureError, match="figures/fake.py: RuntimeError: loss is nan"
+    ):
         hook.sync_figures(tmp_path / "docs")

@@ -18,16 +18,33 @@ FACE, RECIPES, LOOPS, MODELS, GROUND = 4, 3, 2, 1, 0
 LESSON = -1  # may import Ground only
 LAYERS = {
     "__main__": FACE,
-    "bench": RECIPES, "applications": RECIPES, "finetune": RECIPES, "practice": RECIPES,
-    "train": LOOPS, "distributed": LOOPS, "memory": LOOPS,
+    "bench": RECIPES,
+    "applications": RECIPES,
+    "finetune": RECIPES,
+    "practice": RECIPES,
+    "train": LOOPS,
+    "distributed": LOOPS,
+    "memory": LOOPS,
     "models": MODELS,
-    "device": GROUND, "data": GROUND, "checkpoint": GROUND, "lora": GROUND,
-    "corpus": GROUND, "__init__": GROUND,
-    "modules": LESSON, "autograd_function": LESSON, "linear_math": LESSON,
+    "device": GROUND,
+    "data": GROUND,
+    "checkpoint": GROUND,
+    "lora": GROUND,
+    "corpus": GROUND,
+    "__init__": GROUND,
+    "modules": LESSON,
+    "autograd_function": LESSON,
+    "linear_math": LESSON,
     "optim": LESSON,
 }
-NAMES = {FACE: "Face", RECIPES: "Recipes", LOOPS: "Loops", MODELS: "Models",
-         GROUND: "Ground", LESSON: "Lesson"}
+NAMES = {
+    FACE: "Face",
+    RECIPES: "Recipes",
+    LOOPS: "Loops",
+    MODELS: "Models",
+    GROUND: "Ground",
+    LESSON: "Lesson",
+}
 
 
 def layer_of(module: str) -> int:
@@ -68,7 +85,9 @@ def snippet_imports(path: Path) -> list[tuple[int, str]]:
 MODULES = sorted(PACKAGE.rglob("*.py"))
 
 
-@pytest.mark.parametrize("path", MODULES, ids=[p.relative_to(ROOT).as_posix() for p in MODULES])
+@pytest.mark.parametrize(
+    "path", MODULES, ids=[p.relative_to(ROOT).as_posix() for p in MODULES]
+)
 def test_no_upward_import(path: Path) -> None:
     name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
     own = layer_of(name)
@@ -78,15 +97,19 @@ def test_no_upward_import(path: Path) -> None:
             ok = other in (GROUND, LESSON) and target != name
         else:
             ok = other != LESSON and other <= own
-        assert ok, (f"{path.relative_to(ROOT)}:{lineno}: {NAMES[own]} module imports "
-                    f"{target} ({NAMES[other]}): see the layering in CONTRIBUTING.md")
+        assert ok, (
+            f"{path.relative_to(ROOT)}:{lineno}: {NAMES[own]} module imports "
+            f"{target} ({NAMES[other]}): see the layering in CONTRIBUTING.md"
+        )
 
 
 def test_layering_check_can_fail(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
-    bad.write_text("from snippets.train import train\nimport snippets.bench.gpt\n"
-                   "def main():\n    from snippets.finetune import main\n"
-                   "if __name__ == '__main__':\n    import snippets.__main__\n")
+    bad.write_text(
+        "from snippets.train import train\nimport snippets.bench.gpt\n"
+        "def main():\n    from snippets.finetune import main\n"
+        "if __name__ == '__main__':\n    import snippets.__main__\n"
+    )
     assert [layer_of(t) for _, t in snippet_imports(bad)] == [LOOPS, RECIPES]
     with pytest.raises(KeyError, match="snippets.nowhere has no layer"):
         layer_of("snippets.nowhere.x")

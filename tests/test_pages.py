@@ -5,8 +5,6 @@ blocks: ``tests/parity.py``) runs in the same directory: every page's code must 
 run a second time where it already ran, as a reader re-running a notebook does.
 """
 
-from pathlib import Path
-
 import pytest
 from pagecheck import ROOT, run_chapter
 

@@ -32,8 +32,11 @@ class SimpleNet(nn.Module):
         self, input_size: int, output_size: int, hidden_size: int = 128
     ) -> None:
         super().__init__()
-        for name, value in [("input_size", input_size), ("output_size", output_size),
-                            ("hidden_size", hidden_size)]:
+        for name, value in [
+            ("input_size", input_size),
+            ("output_size", output_size),
+            ("hidden_size", hidden_size),
+        ]:
             if value < 1:
                 raise ValueError(f"SimpleNet {name} must be >= 1, got {value}")
         self.fc1 = nn.Linear(input_size, hidden_size)
@@ -45,6 +48,8 @@ class SimpleNet(nn.Module):
         x = self.fc1(x)  # (B, hidden_size)
         x = self.relu(x)
         return self.fc2(x)  # (B, output_size)
+
+
 # --8<-- [end:model]
 
 

@@ -12,17 +12,26 @@ ROOT = Path(__file__).resolve().parents[2]
 
 CHROMIUM = Path(os.environ.get("HANDBOOK_CHROMIUM", "/usr/bin/chromium"))
 # Flags that keep a headless Chromium quiet and offline on a CI machine (TOOLCHAIN.md).
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 SCREENSHOTS = ROOT / "build" / "screenshots"
 LANGS = ("zh", "en")
 
 
 def site_pages() -> list[str]:
     """Every page of the site: the zh/en markdown pages and the chapter notebooks."""
-    pages = sorted(p.relative_to(ROOT / "docs" / "zh").with_suffix("").as_posix()
-                   for p in (ROOT / "docs" / "zh").rglob("*.md"))
+    pages = sorted(
+        p.relative_to(ROOT / "docs" / "zh").with_suffix("").as_posix()
+        for p in (ROOT / "docs" / "zh").rglob("*.md")
+    )
     pages += [f"notebooks/{p.stem}" for p in sorted((ROOT / "notebooks").glob("*.py"))]
     return pages
 
@@ -48,8 +57,11 @@ class StaticHandler(http.server.SimpleHTTPRequestHandler):
             if not self.path.split("?")[0].endswith("/"):
                 return super().send_head()  # the redirect to the slashed URL
             path = path / "index.html"
-        if (path.suffix not in COMPRESSED or not path.is_file()
-                or "gzip" not in self.headers.get("Accept-Encoding", "")):
+        if (
+            path.suffix not in COMPRESSED
+            or not path.is_file()
+            or "gzip" not in self.headers.get("Accept-Encoding", "")
+        ):
             return super().send_head()
         body = gzip.compress(path.read_bytes(), compresslevel=6, mtime=0)
         self.send_response(200)

@@ -15,9 +15,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browsersite import CHROMIUM, CHROMIUM_ARGS, ROOT, SCREENSHOTS, QuietServer, StaticHandler
+from browsersite import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    SCREENSHOTS,
+    QuietServer,
+    StaticHandler,
+)
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
     """Run the browser suite last: its build then stamps pages with this session's page runs."""
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
@@ -41,13 +50,16 @@ def base_url(site_dir: Path) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def browser():
     if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} not found: run scripts/setup.sh (apt-get install chromium "
-                    "fonts-wqy-microhei) or set HANDBOOK_CHROMIUM")
+        pytest.fail(
+            f"{CHROMIUM} not found: run scripts/setup.sh (apt-get install chromium "
+            "fonts-wqy-microhei) or set HANDBOOK_CHROMIUM"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
         yield browser
         browser.close()
 
@@ -55,7 +67,9 @@ def browser():
 @pytest.fixture
 def context(browser, base_url: str):
     """A fresh browser profile (empty cache and storage) per test."""
-    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
+    context = browser.new_context(
+        base_url=base_url, viewport={"width": 1280, "height": 900}
+    )
     context.set_default_timeout(15_000)
     yield context
     context.close()

@@ -87,7 +87,7 @@ def facts(browser, base_url: str) -> dict[str, dict]:
             if response.status >= 400:
                 failed.append(f"{response.status} {response.url}")
 
-        def on_request(route, foreign=foreign):
+        def on_request(route, foreign=foreign, own=own):
             if urlparse(route.request.url).netloc not in (own, ""):
                 foreign.append(route.request.url)
                 return route.abort()
@@ -97,7 +97,7 @@ def facts(browser, base_url: str) -> dict[str, dict]:
         tab.on("response", on_response)
         tab.on(
             "requestfailed",
-            lambda req, failed=failed: (
+            lambda req, failed=failed, own=own: (
                 failed.append(f"failed {req.url}: {req.failure}")
                 if urlparse(req.url).netloc == own
                 else None

@@ -6,7 +6,6 @@ notebooks (language split, failing cell and missing alt text fail the build by n
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import nbformat
@@ -41,9 +40,11 @@ def test_search_index_is_split_by_language() -> None:
 
 
 def test_search_index_leaves_code_blocks_out() -> None:
-    text = '<p>Use <code>F.linear</code>.</p> <pre><code>y = F.linear(x, w)\n</code></pre> <p>Done</p>'
-    merged = {"config": {"lang": ["en", "zh"]},
-              "docs": [{"location": "en/math/", "title": "Math", "text": text}]}
+    text = "<p>Use <code>F.linear</code>.</p> <pre><code>y = F.linear(x, w)\n</code></pre> <p>Done</p>"
+    merged = {
+        "config": {"lang": ["en", "zh"]},
+        "docs": [{"location": "en/math/", "title": "Math", "text": text}],
+    }
     (doc,) = split_index(merged, ["en"])["en"]["docs"]
     assert doc["text"] == "<p>Use <code>F.linear</code>.</p>   <p>Done</p>"
 

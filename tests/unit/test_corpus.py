@@ -9,7 +9,7 @@ from snippets.corpus import ByteTokenizer, get_batch, site_text, train_val_split
 def test_round_trip_chinese_and_ascii() -> None:
     tok = ByteTokenizer()
     ids = tok.encode("微调 GPT")
-    assert ids.tolist()[:3] == list("微".encode("utf-8"))
+    assert ids.tolist()[:3] == list("微".encode())
     assert len(ids) == 3 * 2 + 4
     assert tok.decode(ids) == "微调 GPT"
     assert tok.decode(ids[:2]) == "\ufffd"  # half a character: replaced, not an error

@@ -25,11 +25,19 @@ def test_mlp_matches_its_formula() -> None:
     torch.testing.assert_close(mlp(x), expected)  # default float32 tolerances
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"d_model": 0, "hidden": 4}, "MLP widths must be >= 1, got d_model=0, hidden=4"),
-    ({"d_model": 4, "hidden": 4, "dropout": 1.0},
-     r"dropout must be in \[0, 1\), got 1.0"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"d_model": 0, "hidden": 4},
+            "MLP widths must be >= 1, got d_model=0, hidden=4",
+        ),
+        (
+            {"d_model": 4, "hidden": 4, "dropout": 1.0},
+            r"dropout must be in \[0, 1\), got 1.0",
+        ),
+    ],
+)
 def test_mlp_refuses_bad_sizes(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         MLP(**kwargs)

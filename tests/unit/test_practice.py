@@ -43,12 +43,15 @@ def test_fit_lowers_the_loss_and_repeats_exactly() -> None:
     assert first == second  # seeded weights and batch order: the same run twice
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("epochs", 0, "epochs must be >= 1, got 0"),
-    ("batch_size", -1, "batch_size must be >= 1, got -1"),
-    ("lr", 0.0, "lr must be > 0, got 0.0"),
-    ("weight_decay", -0.1, "weight_decay must be >= 0, got -0.1"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("epochs", 0, "epochs must be >= 1, got 0"),
+        ("batch_size", -1, "batch_size must be >= 1, got -1"),
+        ("lr", 0.0, "lr must be > 0, got 0.0"),
+        ("weight_decay", -0.1, "weight_decay must be >= 0, got -0.1"),
+    ],
+)
 def test_bad_settings_are_refused(field: str, value, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         PracticeConfig(**{field: value})

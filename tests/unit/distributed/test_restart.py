@@ -62,4 +62,6 @@ def test_plain_init_process_group_reads_dead_addresses_after_a_restart() -> None
     assert stale in lines, lines
     failed = [line for line in lines if line.startswith("attempt 1 rank 1: plain")]
     assert len(failed) == 1 and "failed after" in failed[0], lines
-    assert "Connection refused" in failed[0], lines
+    # Connecting to the dead rank's address: refused at once, or (when the old port is
+    # not answering at all) a connect timeout; either way it is the stale address.
+    assert "Connection refused" in failed[0] or "Connect timeout" in failed[0], lines

@@ -1,0 +1,34 @@
+"""Ruff lints and format-checks the whole tree (config in pyproject.toml [tool.ruff])."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUFF = [sys.executable, "-m", "ruff"]
+
+
+def test_ruff_check_passes() -> None:
+    result = subprocess.run(
+        [*RUFF, "check", "."], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr
+
+
+def test_ruff_format_is_applied() -> None:
+    result = subprocess.run(
+        [*RUFF, "format", "--check", "."], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr
+
+
+def test_ruff_would_catch_a_long_line(tmp_path: Path) -> None:
+    bad = tmp_path / "snippets_like.py"
+    bad.write_text("x = '" + "a" * 100 + "'\n")
+    result = subprocess.run(
+        [*RUFF, "check", "--config", str(ROOT / "pyproject.toml"), str(bad)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1 and "E501" in result.stdout, result.stdout
