@@ -571,16 +571,36 @@ def _check_run_dir_path(run_dir: Path, resume: bool) -> None:
         )
 
 
-def _holder(run_dir: Path) -> str:
-    """Who holds the run directory, as its owner file says."""
+def _holder(run_dir: Path, wait_s: float = 2.0) -> str:
+    """Who holds the run directory, as its owner file says.
+
+    The holder writes that file just after taking the lock, so for a moment it may be
+    missing or still name a killed earlier run: wait briefly for a live owner.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            owner = read_json(run_dir / OWNER)
+            said = (
+                f"pid {owner['pid']} on {owner['host']}, since {owner['since']}: "
+                f"{owner['command']}"
+            )
+            live = owner["host"] != socket.gethostname() or _alive(owner["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            said, live = "a process that has not written its owner file yet", False
+        if live or time.monotonic() > deadline:
+            return said
+        time.sleep(0.02)
+
+
+def _alive(pid: int) -> bool:
     try:
-        owner = read_json(run_dir / OWNER)
-        return (
-            f"pid {owner['pid']} on {owner['host']}, since {owner['since']}: "
-            f"{owner['command']}"
-        )
-    except (OSError, ValueError, KeyError, TypeError):
-        return "a process that has not written its owner file yet"
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 _HELD: dict[Path, int] = {}  # run directories this process holds, with a depth
