@@ -31,7 +31,8 @@ CHILD = textwrap.dedent("""
     run_dir, resume = sys.argv[1], sys.argv[2] == "1"
     x, y = (t[:256] for t in digits_datasets(seed=0)[0].tensors)
     loader = make_loader(TensorDataset(x, y), 32, shuffle=True)
-    loader.collate_fn = lambda b: (time.sleep(0.03), default_collate(b))[1]
+    # slow batches: the winner still holds the run dir when a slow-starting loser asks
+    loader.collate_fn = lambda b: (time.sleep(0.15), default_collate(b))[1]
     torch.manual_seed(0)
     print("ready", flush=True)
     sys.stdin.readline()  # "go": contenders start together, imports done
