@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from pagecheck import run_chapter
-from project import make_project
+from project import make_project, mkdocs_build
 
 pytestmark = pytest.mark.site
 SITE_URL = "https://example.org/handbook/"
@@ -115,27 +115,7 @@ def test_a_publishing_build_fails_on_a_stale_stamp(tmp_path: Path) -> None:
         tmp_path / "docs" / "zh" / "index.md", tmp_path / "docs" / "en" / "index.md"
     )
     (tmp_path / "docs" / "en" / "index.md").write_text(PAGE + "\nMore text.\n", "utf-8")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mkdocs",
-            "build",
-            "--strict",
-            "-f",
-            str(config),
-            "-d",
-            str(tmp_path / "out"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={
-            **os.environ,
-            "HANDBOOK_REQUIRE_VERIFIED": "1",
-            "NO_MKDOCS_2_WARNING": "1",
-        },
-    )
+    result = mkdocs_build(config, tmp_path / "out", HANDBOOK_REQUIRE_VERIFIED="1")
     assert result.returncode != 0
     assert (
         "en/index.md: stale" in result.stderr and "zh/index.md" not in result.stderr

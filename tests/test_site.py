@@ -6,14 +6,12 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
 from pagecheck import ROOT
-from project import make_project
+from project import make_project, mkdocs_build
 from sitecheck import third_party_references, unmapped_blocks
 
 pytestmark = pytest.mark.site
@@ -21,27 +19,6 @@ PAGES = sorted(
     p.relative_to(ROOT / "docs" / "zh").with_suffix("").as_posix()
     for p in (ROOT / "docs" / "zh").rglob("*.md")
 )
-
-
-def mkdocs_build(config: Path, site_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mkdocs",
-            "build",
-            "--strict",
-            "-f",
-            str(config),
-            "-d",
-            str(site_dir),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
 
 
 @pytest.fixture(scope="session")
