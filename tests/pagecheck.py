@@ -14,7 +14,14 @@ The execution guarantee rests on this module:
 Every page must also survive a **second run in the same directory** (a reader re-running a
 notebook does exactly that): :func:`run_chapter` runs a chapter's zh page in a fresh scratch
 directory and then its en page, whose code blocks are identical (``tests/parity.py``), in
-the same directory, so the en run is the re-run.
+the same directory, so the en run is the re-run.  Identical code runs once where that
+proves as much: the re-run stops as soon as the rest of it could only repeat the zh run
+(the same blocks and shown outputs remain, and the directory holds exactly the files the
+zh run held at that point, each one made anew by the re-run).  A page that leaves no
+file behind is recorded from its zh run; a page that empties its output folder in its
+first block re-runs that block.
+Chapters are locked while they run (``build/verified/.locks/``), so test processes
+running in parallel never run one chapter at the same time.
 
 After a page passes, its run record (``build/verified/<lang>/<page>.json``) is written with
 the page's digest (``hooks/verified.py``), which the site's "verified" stamp checks.
@@ -33,9 +40,11 @@ import re
 import sys
 import tempfile
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from filelock import FileLock
 from pytest_codeblocks.main import extract_from_buffer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -160,14 +169,21 @@ def outputs_match(
     return True
 
 
-def run_blocks(blocks: list[Block], workdir: Path | None = None) -> int:
+def run_blocks(
+    blocks: list[Block],
+    workdir: Path | None = None,
+    after_block: Callable[[int], bool] | None = None,
+) -> int:
     """Execute the python blocks in order in one namespace; return how many ran.
 
     Files the code writes land in ``workdir`` (default: a fresh scratch directory).
+    ``after_block(i)`` is called after the i-th python block passed; when it returns
+    True the remaining blocks are not run: the caller knows they would repeat a run it
+    already checked, and they count as run.
     """
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="page-") as scratch:
-            return run_blocks(blocks, Path(scratch))
+            return run_blocks(blocks, Path(scratch), after_block)
     namespace: dict = {"__name__": "__main__"}
     ran = 0
     old_cwd = os.getcwd()
@@ -195,6 +211,9 @@ def run_blocks(blocks: list[Block], workdir: Path | None = None) -> int:
                     f"--- shown on the page ---\n{block.expected_output}"
                     f"--- printed when run ---\n{stdout.getvalue()}"
                 )
+            if after_block is not None and after_block(ran - 1):
+                # the caller knows the rest would repeat a run it already checked
+                return sum(b.syntax in EXECUTED for b in blocks)
     finally:
         os.chdir(old_cwd)
     return ran
@@ -211,40 +230,136 @@ def _fingerprint(path: Path) -> tuple[Path, str, str] | None:
     return root, rel, verified.fingerprint(path, rel, root)
 
 
-def run_page(path: Path, workdir: Path | None = None) -> int:
+def run_page(
+    path: Path,
+    workdir: Path | None = None,
+    after_block: Callable[[int], bool] | None = None,
+) -> int:
     """Check and execute one page; return the number of python blocks executed.
 
     A page of a site's ``docs/`` gets its run record (digest taken before the run, so an
     edit during the run leaves the page stale, never falsely verified).
     """
     before = _fingerprint(path)
-    ran = run_blocks(extract_blocks(path), workdir)
+    ran = run_blocks(extract_blocks(path), workdir, after_block)
     if before is not None:
         write_verified_record(*before, ran)
     return ran
 
 
-def run_chapter(first: Path, second: Path) -> tuple[int, int]:
+def entries_in(folder: Path) -> dict[str, int]:
+    """Every file and folder under ``folder``: relative path -> inode number."""
+    return {
+        p.relative_to(folder).as_posix(): p.stat().st_ino for p in folder.rglob("*")
+    }
+
+
+@contextlib.contextmanager
+def pinned(folder: Path, most: int = 500):
+    """The inodes of the files under ``folder`` now, held open so that none is reused:
+    a file found later with one of these inodes is the old one (perhaps changed in
+    place), any other was made anew.  (A folder holds nothing but its entries, so an old
+    folder with new files in it carries nothing over.)  None when there are too many
+    files to hold open."""
+    entries = {p: i for p, i in entries_in(folder).items() if (folder / p).is_file()}
+    if len(entries) > most:
+        yield None
+        return
+    fds = [os.open(folder / path, os.O_RDONLY) for path in entries]
+    try:
+        yield set(entries.values())
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def executed_content(blocks: list[Block]) -> list[tuple[str, str | None]]:
+    """What running ``blocks`` executes and checks: each python block with its output."""
+    return [(b.code, b.expected_output) for b in blocks if b.syntax in EXECUTED]
+
+
+@contextlib.contextmanager
+def chapter_lock(page: Path):
+    """Hold the lock of ``page``'s chapter (one lock for its zh and en pages)."""
+    page = Path(page).resolve()
+    locks = project_root(page) / verified.RECORDS / ".locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with FileLock(locks / f"{page.stem}.lock"):
+        yield
+
+
+def is_verified(page: Path) -> bool:
+    """Whether ``page``'s run record matches its content now (hooks/verified.py)."""
+    root, rel, digest = _fingerprint(page)
+    state, _ = verified.stamp(digest, rel, rel.split("/")[0], root / verified.RECORDS)
+    return state in verified.VERIFIED
+
+
+def run_chapter(
+    first: Path, second: Path, unless_verified: bool = False
+) -> tuple[int, int] | None:
     """Run ``first`` (zh) in a fresh directory, then ``second`` (en, the same code) in the
     same directory: the second run is the re-run.  Return the blocks each ran.
+
+    The re-run stops early once it can only repeat the first run: when the blocks left
+    are the same code with the same shown outputs as the first page's, and the directory
+    holds exactly the files and folders the first run held at that point, every file
+    made anew by this run (none is a file the first run left, changed in place or not),
+    so nothing left over from the first run can reach the rest.  A
+    page that leaves no file behind is thus recorded from its first run; a page that
+    empties its own output folder first re-runs up to that block.  Either way the second
+    page's record counts all its blocks.
+
+    With ``unless_verified``, a chapter whose pages are both verified as they are (by a
+    run of another process, say) is not run again, and None is returned.
 
     Raises:
         PageError: naming the page; for a failure of the second page that does not happen
             in a fresh directory, saying the code fails when run a second time.
     """
-    with tempfile.TemporaryDirectory(prefix="chapter-") as scratch:
-        ran_first = run_page(first, Path(scratch))
-        try:
-            ran_second = run_page(second, Path(scratch))
-        except PageError as again:
+    with chapter_lock(first), tempfile.TemporaryDirectory(prefix="chapter-") as scratch:
+        if unless_verified and is_verified(first) and is_verified(second):
+            return None
+        folder = Path(scratch)
+        # read before the runs: an edit during a run must not be recorded as run
+        second_before = _fingerprint(second)
+        code_first = executed_content(extract_blocks(first))
+        code_second = executed_content(extract_blocks(second))
+        fresh: list[set[str]] = [set()]  # what the folder holds after 0, 1, ... blocks
+        ran_first = run_page(
+            first, folder, lambda i: fresh.append(set(entries_in(folder))) or False
+        )
+        with pinned(folder) as old:
+
+            def replays_first_run(done: int) -> bool:
+                """After ``done`` blocks of the re-run, would the rest repeat the first?"""
+                now = entries_in(folder)
+                return (
+                    old is not None
+                    and code_second[done:] == code_first[done:]
+                    and set(now) == fresh[done]
+                    and not old.intersection(now.values())
+                )
+
+            if replays_first_run(0):
+                if second_before is not None:
+                    write_verified_record(*second_before, ran_first)
+                return ran_first, ran_first
             try:
-                run_blocks(extract_blocks(second))  # fresh directory: the page itself?
-            except PageError:
-                raise again from None
-            raise PageError(
-                f"{_shown(second)} fails when run a second time in the directory "
-                f"{_shown(first)} ran in (a reader re-running it gets this):\n{again}"
-            ) from None
+                ran_second = run_page(
+                    second, folder, lambda i: replays_first_run(i + 1)
+                )
+            except PageError as again:
+                try:
+                    run_blocks(
+                        extract_blocks(second)
+                    )  # fresh directory: the page itself?
+                except PageError:
+                    raise again from None
+                raise PageError(
+                    f"{_shown(second)} fails when run a second time in the directory "
+                    f"{_shown(first)} ran in (a reader re-running it gets this):\n{again}"
+                ) from None
     return ran_first, ran_second
 
 

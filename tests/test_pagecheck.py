@@ -90,3 +90,57 @@ def test_a_second_page_failing_on_its_own_is_not_blamed_on_the_rerun() -> None:
 )
 def test_outputs_match(expected: str, actual: str, same: bool) -> None:
     assert outputs_match(expected, actual) is same
+
+
+def _page(folder: Path, name: str, *blocks: str) -> Path:
+    """A page of python blocks (no output shown) written to ``folder/name``."""
+    page = folder / name
+    page.write_text("".join(f"```python\n{b}\n```\n\n" for b in blocks), "utf-8")
+    return page
+
+
+def _runs(log: Path) -> str:
+    return log.read_text("utf-8") if log.exists() else ""
+
+
+def test_a_rerun_that_could_only_repeat_the_first_run_stops(tmp_path: Path) -> None:
+    """Identical code runs once where that proves as much (tests/pagecheck.py)."""
+    log = tmp_path / "log.txt"  # outside the scratch directory: counts executions
+    mark = f"open({str(log)!r}, 'a').write"
+    # Leaves no file behind: the second page is recorded from the first run.
+    pure = [f"{mark}('a')", f"{mark}('b')"]
+    first, second = _page(tmp_path, "zh.md", *pure), _page(tmp_path, "en.md", *pure)
+    assert run_chapter(first, second) == (2, 2)
+    assert _runs(log) == "ab"
+    # Leaves a file: the re-run runs, in full, where that file now is.
+    log.unlink()
+    keeps = [f"{mark}('a'); open('out.txt', 'a').write('1')", f"{mark}('b')"]
+    first, second = _page(tmp_path, "zh.md", *keeps), _page(tmp_path, "en.md", *keeps)
+    assert run_chapter(first, second) == (2, 2)
+    assert _runs(log) == "abab"
+    # Empties its folder in the first block: the re-run stops after that block.
+    log.unlink()
+    fresh = [
+        "import shutil, os\nshutil.rmtree('out', ignore_errors=True)\nos.mkdir('out')\n"
+        f"open('out/a.txt', 'w').write('1'); {mark}('a')",
+        f"{mark}('b'); open('out/b.txt', 'w').write('2')",
+    ]
+    first, second = _page(tmp_path, "zh.md", *fresh), _page(tmp_path, "en.md", *fresh)
+    assert run_chapter(first, second) == (2, 2)
+    assert _runs(log) == "aba"
+    # A file of the first run that the re-run did not write again: the re-run goes on.
+    log.unlink()
+    stale = [
+        f"{mark}('a')\nimport os\nif not os.path.exists('a.txt'):\n"
+        "    open('a.txt', 'w').write('1')",
+        f"{mark}('b')",
+    ]
+    first, second = _page(tmp_path, "zh.md", *stale), _page(tmp_path, "en.md", *stale)
+    assert run_chapter(first, second) == (2, 2)
+    assert _runs(log) == "abab"
+    # Different code in the second page: it runs in full.
+    log.unlink()
+    first = _page(tmp_path, "zh.md", *pure)
+    second = _page(tmp_path, "en.md", pure[0], f"{mark}('c')")
+    assert run_chapter(first, second) == (2, 2)
+    assert _runs(log) == "abac"

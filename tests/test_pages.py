@@ -2,7 +2,8 @@
 
 A chapter's zh page runs in a fresh scratch directory, then its en page (the same code
 blocks: ``tests/parity.py``) runs in the same directory: every page's code must work when
-run a second time where it already ran, as a reader re-running a notebook does.
+run a second time where it already ran, as a reader re-running a notebook does.  The
+re-run stops where the rest could only repeat the zh run (``pagecheck.run_chapter``).
 """
 
 import pytest

@@ -24,13 +24,6 @@ from browsersite import (
 )
 
 
-def pytest_collection_modifyitems(
-    config: pytest.Config, items: list[pytest.Item]
-) -> None:
-    """Run the browser suite last: its build then stamps pages with this session's page runs."""
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
-
-
 @pytest.fixture(scope="session")
 def site_dir(built_site: Path) -> Path:
     return built_site  # tests/conftest.py: one strict build per session

@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 import pytest
 from browsersite import LANGS, ROOT, page_path, site_pages
+from filelock import FileLock
 from pagecheck import extract_blocks
 
 pytestmark = pytest.mark.browser
@@ -67,65 +68,84 @@ def _formulas(lang: str, page: str) -> bool:
     )
 
 
-@pytest.fixture(scope="module")
-def facts(browser, base_url: str) -> dict[str, dict]:
-    """Load every page once (fresh profile each) and collect what the tests check."""
-    collected: dict[str, dict] = {}
-    for lang, page in CASES:
-        context = browser.new_context(base_url=base_url)
-        tab = context.new_page()
-        errors: list[str] = []
-        failed: list[str] = []
-        foreign: list[str] = []
-        own = urlparse(base_url).netloc
+class PageFacts(dict):
+    """``facts["en/math"]``: that page's facts, collected the first time a test asks.
 
-        def on_console(msg, errors=errors):  # every console error, nothing filtered
-            if msg.type == "error":
-                errors.append(f"{msg.text} ({(msg.location or {}).get('url', '')})")
+    Each page is loaded once per test process; tests/conftest.py sends every test of
+    one page to the same process (xdist_group), so with several processes each page is
+    still loaded once, and the pages are shared out between them.
+    """
 
-        def on_response(response, failed=failed):  # every request answered 4xx/5xx
-            if response.status >= 400:
-                failed.append(f"{response.status} {response.url}")
+    def __init__(self, browser, base_url: str) -> None:
+        super().__init__()
+        self.browser, self.base_url = browser, base_url
 
-        def on_request(route, foreign=foreign, own=own):
-            if urlparse(route.request.url).netloc not in (own, ""):
-                foreign.append(route.request.url)
-                return route.abort()
-            return route.continue_()
+    def __missing__(self, key: str) -> dict:
+        lang, page = key.split("/", 1)
+        self[key] = info = collect_facts(self.browser, self.base_url, lang, page)
+        with FileLock(WEIGHTS.with_suffix(".lock")):  # one record for all processes
+            weights = (
+                json.loads(WEIGHTS.read_text("utf-8")) if WEIGHTS.is_file() else {}
+            )
+            weights[key] = {"transferred": info["bytes"], "uncompressed": info["raw"]}
+            WEIGHTS.write_text(
+                json.dumps(weights, indent=1, sort_keys=True) + "\n", encoding="utf-8"
+            )
+        return info
 
-        tab.on("console", on_console)
-        tab.on("response", on_response)
-        tab.on(
-            "requestfailed",
-            lambda req, failed=failed, own=own: (
-                failed.append(f"failed {req.url}: {req.failure}")
-                if urlparse(req.url).netloc == own
-                else None
-            ),
-        )
-        tab.on(
-            "pageerror", lambda err, errors=errors: errors.append(f"page error: {err}")
-        )
-        tab.route("**/*", on_request)
-        response = tab.goto(page_path(lang, page), wait_until="networkidle")
-        info = tab.evaluate(FACTS_JS)
-        info.update(
-            status=response.status if response else None,
-            errors=errors,
-            failed=failed,
-            foreign=foreign,
-        )
-        collected[f"{lang}/{page}"] = info
-        context.close()
-    weights = {
-        key: {"transferred": value["bytes"], "uncompressed": value["raw"]}
-        for key, value in collected.items()
-    }
+
+@pytest.fixture(scope="session")
+def facts(browser, base_url: str) -> PageFacts:
+    """Every page's facts, each page loaded once (in a fresh profile) when first asked."""
     WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
-    WEIGHTS.write_text(
-        json.dumps(weights, indent=1, sort_keys=True) + "\n", encoding="utf-8"
+    return PageFacts(browser, base_url)
+
+
+def collect_facts(browser, base_url: str, lang: str, page: str) -> dict:
+    """Load one page in a fresh profile (cold cache); collect what the tests check."""
+    context = browser.new_context(base_url=base_url)
+    tab = context.new_page()
+    errors: list[str] = []
+    failed: list[str] = []
+    foreign: list[str] = []
+    own = urlparse(base_url).netloc
+
+    def on_console(msg):  # every console error, nothing filtered
+        if msg.type == "error":
+            errors.append(f"{msg.text} ({(msg.location or {}).get('url', '')})")
+
+    def on_response(response):  # every request answered 4xx/5xx
+        if response.status >= 400:
+            failed.append(f"{response.status} {response.url}")
+
+    def on_request(route):
+        if urlparse(route.request.url).netloc not in (own, ""):
+            foreign.append(route.request.url)
+            return route.abort()
+        return route.continue_()
+
+    tab.on("console", on_console)
+    tab.on("response", on_response)
+    tab.on(
+        "requestfailed",
+        lambda req: (
+            failed.append(f"failed {req.url}: {req.failure}")
+            if urlparse(req.url).netloc == own
+            else None
+        ),
     )
-    return collected
+    tab.on("pageerror", lambda err: errors.append(f"page error: {err}"))
+    tab.route("**/*", on_request)
+    response = tab.goto(page_path(lang, page), wait_until="networkidle")
+    info = tab.evaluate(FACTS_JS)
+    info.update(
+        status=response.status if response else None,
+        errors=errors,
+        failed=failed,
+        foreign=foreign,
+    )
+    context.close()
+    return info
 
 
 @pytest.mark.parametrize(("lang", "page"), CASES, ids=IDS)
