@@ -25,11 +25,14 @@ rm -f /tmp/pip-check.$$
 # the rest from source again: `import torch, sklearn.datasets` takes 10.5 s instead of 5.
 # torch's testing/_internal holds Python-3.12-only files and is never imported here; a
 # file that does not compile is only compiled at import, so a failure here is a warning.
+# It runs in the background while npm and apt-get download (waited for at the end).
 if [ ! .venv/.bytecode -nt constraints.txt ]; then
-    .venv/bin/python -m compileall -q -j 0 -x '/testing/_internal/' \
-        .venv/lib/python3*/site-packages >/dev/null ||
-        echo "setup.sh: some installed files did not byte-compile (compiled at import)" >&2
-    touch .venv/.bytecode
+    (
+        .venv/bin/python -m compileall -q -j 0 -x '/testing/_internal/' \
+            .venv/lib/python3*/site-packages >/dev/null ||
+            echo "setup.sh: some installed files did not byte-compile (compiled at import)" >&2
+        touch .venv/.bytecode
+    ) &
 fi
 npm ci --no-audit --no-fund --loglevel=error
 # The browser tests drive Debian's Chromium (plus a CJK font, or Chinese renders as boxes).
@@ -41,3 +44,4 @@ if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "WenQuan
         echo "setup.sh: install chromium and fonts-wqy-microhei (apt-get) for tests/browser" >&2
     fi
 fi
+wait  # the byte-compilation

@@ -136,7 +136,11 @@ def collect_facts(browser, base_url: str, lang: str, page: str) -> dict:
     )
     tab.on("pageerror", lambda err: errors.append(f"page error: {err}"))
     tab.route("**/*", on_request)
-    response = tab.goto(page_path(lang, page), wait_until="networkidle")
+    # "load": the whole document is parsed (a busy machine can go 500 ms without a request
+    # while a long page is still being parsed); then "networkidle", for the requests the
+    # page's scripts make after load (search index, sitemap).
+    response = tab.goto(page_path(lang, page), wait_until="load")
+    tab.wait_for_load_state("networkidle")
     info = tab.evaluate(FACTS_JS)
     info.update(
         status=response.status if response else None,

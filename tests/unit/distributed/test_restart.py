@@ -22,9 +22,11 @@ pytestmark = pytest.mark.distributed
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("module", ["ddp", "fsdp"])
 def test_killed_rank_restarts_from_checkpoint_and_matches_clean_run(
-    module, tmp_path, request
+    module, tmp_path, ddp_run, fsdp_run
 ) -> None:
-    clean = request.getfixturevalue(f"{module}_run")
+    # both clean runs are named here, not fetched by name, so that tests/conftest.py
+    # sees this test share them and runs it in the process that launched them
+    clean = {"ddp": ddp_run, "fsdp": fsdp_run}[module]
     run = launch(
         module, tmp_path, COMMON_ARGS, fault=(1, 12), torchrun_args=["--max-restarts=1"]
     )
