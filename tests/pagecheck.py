@@ -19,9 +19,9 @@ proves as much: the re-run stops as soon as the rest of it could only repeat the
 (the same blocks and shown outputs remain, and the directory holds exactly the files the
 zh run held at that point, each one made anew by the re-run).  A page that leaves no
 file behind is recorded from its zh run; a page that empties its output folder in its
-first block re-runs that block.
-Chapters are locked while they run (``build/verified/.locks/``), so test processes
-running in parallel never run one chapter at the same time.
+first block re-runs that block.  Chapters are locked while they run
+(``build/verified/.locks/``), so test processes running in parallel never run one
+chapter at the same time.
 
 After a page passes, its run record (``build/verified/<lang>/<page>.json``) is written with
 the page's digest (``hooks/verified.py``), which the site's "verified" stamp checks.
@@ -305,10 +305,10 @@ def run_chapter(
     are the same code with the same shown outputs as the first page's, and the directory
     holds exactly the files and folders the first run held at that point, every file
     made anew by this run (none is a file the first run left, changed in place or not),
-    so nothing left over from the first run can reach the rest.  A
-    page that leaves no file behind is thus recorded from its first run; a page that
-    empties its own output folder first re-runs up to that block.  Either way the second
-    page's record counts all its blocks.
+    so nothing left over from the first run can reach the rest.  A page that leaves no
+    file behind is thus recorded from its first run; a page that empties its own output
+    folder first re-runs up to that block.  Either way the second page's record counts
+    all its blocks.
 
     With ``unless_verified``, a chapter whose pages are both verified as they are (by a
     run of another process, say) is not run again, and None is returned.
@@ -350,10 +350,8 @@ def run_chapter(
                     second, folder, lambda i: replays_first_run(i + 1)
                 )
             except PageError as again:
-                try:
-                    run_blocks(
-                        extract_blocks(second)
-                    )  # fresh directory: the page itself?
+                try:  # in a fresh directory: does the page fail on its own?
+                    run_blocks(extract_blocks(second))
                 except PageError:
                     raise again from None
                 raise PageError(
