@@ -47,18 +47,14 @@ def _group(item: pytest.Item) -> str | None:
 
 def _order(item: pytest.Item) -> tuple:
     """Page runs first (largest page first: the runs the site build needs, and the
-    longest ones start early), then the tests sharing the torchrun launches (a long
-    block for one process while the other finishes the pages), then the rest, then
-    everything that needs the built site; one test of those moves up to just after the
-    torchrun block, so the build starts once the pages have run and while the other
-    process still has unit tests to run."""
+    longest ones start early), then the rest, then everything that needs the built site;
+    one test of those moves up to second place, so the build starts while the other
+    test processes still have unit tests to run."""
     if item.path.name == "test_pages.py" and hasattr(item, "callspec"):
         page = ROOT / "docs" / "zh" / item.callspec.params["chapter"]
         return (0, -page.stat().st_size)
     if "built_site" in getattr(item, "fixturenames", ()):
         return (3, 0)
-    if _group(item) == "torchrun-runs":
-        return (1, 0)
     return (2, 0)
 
 
@@ -68,10 +64,9 @@ def pytest_collection_modifyitems(
 ) -> None:
     items.sort(key=_order)  # stable: file order within each rank
     builds = [i for i in items if "built_site" in getattr(i, "fixturenames", ())]
-    # one site test right after the torchrun block
-    if builds and _order(items[0])[0] < 2:
+    if builds and _order(items[0])[0] == 0:  # the first site test right after the pages
         items.remove(builds[0])
-        items.insert(sum(_order(i)[0] < 2 for i in items), builds[0])
+        items.insert(sum(_order(i)[0] == 0 for i in items), builds[0])
     for item in items:
         if group := _group(item):
             item.add_marker(pytest.mark.xdist_group(group))
