@@ -48,8 +48,8 @@ def _group(item: pytest.Item) -> str | None:
 def _order(item: pytest.Item) -> tuple:
     """Page runs first (largest page first: the runs the site build needs, and the
     longest ones start early), then the rest, then everything that needs the built site;
-    one test of those moves up to second place, so the build starts while the other
-    test processes still have unit tests to run."""
+    one test of those moves up to just after the page runs, so the build starts while
+    the other test processes still have unit tests to run."""
     if item.path.name == "test_pages.py" and hasattr(item, "callspec"):
         page = ROOT / "docs" / "zh" / item.callspec.params["chapter"]
         return (0, -page.stat().st_size)
