@@ -59,9 +59,7 @@ class LinearFunction(torch.autograd.Function):
             grad_b = grad_y.sum(dim=0)  # (n_out,)
         # One gradient per forward input, in the same order (None for "no gradient").
         return grad_x, grad_w, grad_b
-
-
-# --8<-- [end:linear_function]
+        # --8<-- [end:linear_function]
 
 
 # --8<-- [start:module]
@@ -97,9 +95,7 @@ class MyLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # No backward method here: autograd calls LinearFunction.backward for us.
         return LinearFunction.apply(x, self.weight, self.bias)
-
-
-# --8<-- [end:module]
+        # --8<-- [end:module]
 
 
 # --8<-- [start:ste]
@@ -130,9 +126,7 @@ def fake_quantize(x: torch.Tensor, scale: float) -> torch.Tensor:
     if scale <= 0:
         raise ValueError(f"fake_quantize scale must be > 0, got {scale}")
     return RoundSTE.apply(x / scale) * scale
-
-
-# --8<-- [end:ste]
+    # --8<-- [end:ste]
 
 
 @dataclass

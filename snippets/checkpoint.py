@@ -95,9 +95,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         tmp.unlink(missing_ok=True)  # only left over if something above failed
     _fsync_dir(path.parent)
     return path
-
-
-# --8<-- [end:atomic]
+    # --8<-- [end:atomic]
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
@@ -255,9 +253,7 @@ def load_state(
         raise CheckpointError(
             f"{path}: refused: not a safe, complete checkpoint file ({reason.strip()})"
         ) from None
-
-
-# --8<-- [end:safe_load]
+        # --8<-- [end:safe_load]
 
 
 def capture_rng_state(loader_rng: torch.Tensor | None = None) -> dict[str, Any]:
@@ -331,9 +327,7 @@ def commit_checkpoint(
         }
     write_json(directory / MARKER, marker)  # the commit: all or nothing
     return marker
-
-
-# --8<-- [end:commit]
+    # --8<-- [end:commit]
 
 
 def _check_relative(directory: Path, name: object) -> None:
@@ -405,9 +399,7 @@ def verify_checkpoint(directory: str | os.PathLike) -> dict:
                 f"{path} is corrupt: its SHA-256 does not match {marker}"
             )
     return info
-
-
-# --8<-- [end:verify]
+    # --8<-- [end:verify]
 
 
 def require_same_config(
@@ -471,9 +463,7 @@ def save_checkpoint(
     commit_checkpoint(directory, [WEIGHTS, STATE], {**(meta or {}), "step": step})
     prune_checkpoints(run_dir, keep_last)
     return directory
-
-
-# --8<-- [end:save]
+    # --8<-- [end:save]
 
 
 def prune_checkpoints(run_dir: str | os.PathLike, keep_last: int) -> None:
@@ -533,9 +523,7 @@ def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
     for directory, _ in intact_checkpoints(run_dir):
         return directory
     return None
-
-
-# --8<-- [end:latest]
+    # --8<-- [end:latest]
 
 
 def load_checkpoint(
@@ -666,9 +654,7 @@ def claim_run_dir(run_dir: str | os.PathLike, resume: bool) -> Iterator[Path]:
         del _HELD[path]
         (run_dir / OWNER).unlink(missing_ok=True)
         lock.release()
-
-
-# --8<-- [end:claim]
+        # --8<-- [end:claim]
 
 
 # --8<-- [start:training_state]
@@ -746,9 +732,7 @@ class TrainingState:
                 name = type(e).__name__
                 warnings.warn(f"skipping {directory}: {name}: {e}", stacklevel=2)
         raise CheckpointError(f"no usable checkpoint in {self.run_dir}")
-
-
-# --8<-- [end:training_state]
+        # --8<-- [end:training_state]
 
 
 if __name__ == "__main__":

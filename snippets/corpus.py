@@ -34,9 +34,7 @@ class ByteTokenizer:
     def decode(self, ids: torch.Tensor | list[int]) -> str:
         ids = ids.tolist() if isinstance(ids, torch.Tensor) else ids
         return bytes(ids).decode("utf-8", errors="replace")
-
-
-# --8<-- [end:tokenizer]
+        # --8<-- [end:tokenizer]
 
 
 # --8<-- [start:site_text]
@@ -55,9 +53,7 @@ def site_text(lang: str, docs: Path = DOCS) -> str:
             f"{sorted(p.name for p in Path(docs).iterdir() if p.is_dir())}"
         )
     return "\n\n".join(p.read_text(encoding="utf-8") for p in pages)
-
-
-# --8<-- [end:site_text]
+    # --8<-- [end:site_text]
 
 
 # --8<-- [start:split_and_batch]
@@ -91,9 +87,7 @@ def get_batch(
         [ids[s + 1 : s + 1 + block_size] for s in starts.tolist()]
     )  # (B, T)
     return x, y
-
-
-# --8<-- [end:split_and_batch]
+    # --8<-- [end:split_and_batch]
 
 
 def main(argv: list[str] | None = None) -> int:

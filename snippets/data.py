@@ -62,9 +62,7 @@ def digits_datasets(
         to_dataset(x_val, y_val),
         to_dataset(x_test, y_test),
     )
-
-
-# --8<-- [end:digits]
+    # --8<-- [end:digits]
 
 
 def digits_train_test(
@@ -115,9 +113,7 @@ def make_loader(
         generator=generator,
         num_workers=0,
     )
-
-
-# --8<-- [end:loader]
+    # --8<-- [end:loader]
 
 
 if __name__ == "__main__":

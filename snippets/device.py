@@ -47,9 +47,7 @@ def pick_device(requested: str = "auto") -> torch.device:
                 "use --device auto or cpu"
             )
     return torch.device(requested)
-
-
-# --8<-- [end:pick_device]
+    # --8<-- [end:pick_device]
 
 
 # --8<-- [start:amp_dtype]
@@ -74,9 +72,7 @@ def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
             "(fp32's range, no GradScaler needed) or 'off'"
         )
     return AMP_DTYPES[amp]
-
-
-# --8<-- [end:amp_dtype]
+    # --8<-- [end:amp_dtype]
 
 
 def dist_backend(device: torch.device) -> str:
@@ -96,9 +92,7 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA / MPS / XPU device
     return torch.Generator().manual_seed(seed)
-
-
-# --8<-- [end:seed_everything]
+    # --8<-- [end:seed_everything]
 
 
 if __name__ == "__main__":

@@ -69,9 +69,7 @@ def freeze_except(model: nn.Module, trainable: list[str]) -> int:
     for name, p in model.named_parameters():
         p.requires_grad_(any(name.startswith(prefix) for prefix in trainable))
     return trainable_parameters(model)
-
-
-# --8<-- [end:freeze]
+    # --8<-- [end:freeze]
 
 
 # --8<-- [start:train_lm]
@@ -123,9 +121,7 @@ def train_lm(
         seconds.append(time.perf_counter() - start)
         losses.append(loss.item())
     return optimizer, losses, seconds
-
-
-# --8<-- [end:train_lm]
+    # --8<-- [end:train_lm]
 
 
 # --8<-- [start:evaluate_lm]
@@ -146,9 +142,7 @@ def evaluate_lm(model: GPT, ids: torch.Tensor) -> float:
     _, loss = model(x, y)
     model.train(was_training)
     return loss.item()
-
-
-# --8<-- [end:evaluate_lm]
+    # --8<-- [end:evaluate_lm]
 
 
 # --8<-- [start:costs]
@@ -167,9 +161,7 @@ def save_trainable(model: nn.Module, path: str | Path) -> int:
         raise ValueError("the model has no trainable parameters: nothing to save")
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp)))
     return os.path.getsize(path)
-
-
-# --8<-- [end:costs]
+    # --8<-- [end:costs]
 
 
 @dataclass
@@ -244,9 +236,7 @@ def compare_methods(
             )
         )
     return rows
-
-
-# --8<-- [end:compare]
+    # --8<-- [end:compare]
 
 
 def format_table(rows: list[MethodResult], base_loss: float) -> str:
@@ -296,9 +286,7 @@ def new_head(model: nn.Module, num_classes: int, freeze_backbone: bool) -> int:
     model.requires_grad_(not freeze_backbone)
     model.head = nn.Linear(model.head.in_features, num_classes)  # trainable: new
     return trainable_parameters(model)
-
-
-# --8<-- [end:digits]
+    # --8<-- [end:digits]
 
 
 # --8<-- [start:digits_transfer]
@@ -344,9 +332,7 @@ def digits_transfer(
         )
         results[name] = evaluate(model, test_loader, torch.device("cpu"))["accuracy"]
     return results
-
-
-# --8<-- [end:digits_transfer]
+    # --8<-- [end:digits_transfer]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,9 +50,7 @@ def linear_forward(
     _check_linear_shapes(x, weight)
     y = x @ weight.T  # (B, n_in) @ (n_in, n_out) -> (B, n_out)
     return y if bias is None else y + bias
-
-
-# --8<-- [end:forward]
+    # --8<-- [end:forward]
 
 
 # --8<-- [start:backward]
@@ -81,9 +79,7 @@ def linear_backward(
     grad_weight = grad_y.T @ x  # (n_out, B) @ (B, n_in) -> (n_out, n_in)
     grad_bias = grad_y.sum(dim=0)  # b was broadcast over B rows: its grads add up
     return grad_x, grad_weight, grad_bias
-
-
-# --8<-- [end:backward]
+    # --8<-- [end:backward]
 
 
 # --8<-- [start:cross_entropy]
@@ -121,9 +117,7 @@ def softmax_cross_entropy_grad(
     batch, classes = logits.shape
     onehot = torch.nn.functional.one_hot(target, classes).to(logits.dtype)  # (B, C)
     return (torch.softmax(logits, dim=1) - onehot) / batch
-
-
-# --8<-- [end:cross_entropy]
+    # --8<-- [end:cross_entropy]
 
 
 # --8<-- [start:init]
@@ -153,9 +147,7 @@ def xavier_std(fan_in: int, fan_out: int) -> float:
     if fan_in < 1 or fan_out < 1:
         raise ValueError(f"fan_in and fan_out must be >= 1, got {fan_in} and {fan_out}")
     return (2.0 / (fan_in + fan_out)) ** 0.5
-
-
-# --8<-- [end:init]
+    # --8<-- [end:init]
 
 
 @dataclass

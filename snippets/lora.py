@@ -68,9 +68,7 @@ class _MergedGuard(torch.autograd.Function):
             "backward through a merged LoRALinear: its adapter is folded into the "
             "base weight and would get no gradient; call unmerge() before training"
         )
-
-
-# --8<-- [end:validate]
+        # --8<-- [end:validate]
 
 
 # --8<-- [start:lora_linear]
@@ -129,9 +127,7 @@ class LoRALinear(nn.Module):
         if self.merged:
             self.base_layer.weight -= self.delta_weight()
             self.merged = False
-
-
-# --8<-- [end:lora_linear]
+            # --8<-- [end:lora_linear]
 
 
 # --8<-- [start:apply_lora]
@@ -187,9 +183,7 @@ def apply_lora(
         parent = model.get_submodule(parent_name)
         setattr(parent, child, LoRALinear(linear, r, lora_alpha, lora_dropout))
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-# --8<-- [end:apply_lora]
+    # --8<-- [end:apply_lora]
 
 
 def lora_layers(model: nn.Module) -> list[LoRALinear]:
@@ -246,9 +240,7 @@ def save_adapter(model: nn.Module, path: str | Path) -> int:
     tensors = {k: v.detach().contiguous() for k, v in lora_state_dict(model).items()}
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
     return Path(path).stat().st_size
-
-
-# --8<-- [end:adapter_io]
+    # --8<-- [end:adapter_io]
 
 
 # --8<-- [start:read_adapter]
@@ -278,9 +270,7 @@ def _differences(saved: dict, current: dict) -> list[str]:
         if names:
             found.append(f"{len(names)} layers only in the {where}, e.g. {min(names)}")
     return found
-
-
-# --8<-- [end:read_adapter]
+    # --8<-- [end:read_adapter]
 
 
 # --8<-- [start:load_adapter]
@@ -327,9 +317,7 @@ def load_adapter(model: nn.Module, path: str | Path) -> None:
     if found:
         raise ValueError(f"adapter {path} does not fit the model: {'; '.join(found)}")
     model.load_state_dict(tensors, strict=False)
-
-
-# --8<-- [end:load_adapter]
+    # --8<-- [end:load_adapter]
 
 
 def main(argv: list[str] | None = None) -> int:

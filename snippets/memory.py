@@ -77,9 +77,7 @@ def estimate_training_bytes(
     b = _count("bytes_per_value", bytes_per_value, low=1)
     k = _count("states", states)
     return MemoryEstimate(b * n, b * n_t, k * b * n_t)
-
-
-# --8<-- [end:estimate]
+    # --8<-- [end:estimate]
 
 
 # --8<-- [start:measure]
@@ -120,9 +118,7 @@ def measured_training_bytes(
     return MemoryEstimate(
         tensor_bytes(model.parameters()), tensor_bytes(grads), tensor_bytes(state)
     )
-
-
-# --8<-- [end:measure]
+    # --8<-- [end:measure]
 
 
 # --8<-- [start:activations]
@@ -157,9 +153,7 @@ def saved_activation_bytes(
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         loss_fn()
     return tensor_bytes(saved)
-
-
-# --8<-- [end:activations]
+    # --8<-- [end:activations]
 
 
 def main(argv: list[str] | None = None) -> int:

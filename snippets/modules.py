@@ -57,9 +57,7 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(self.drop(self.act(self.fc1(x))))
-
-
-# --8<-- [end:mlp]
+        # --8<-- [end:mlp]
 
 
 # --8<-- [start:block]
@@ -85,9 +83,7 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.mlp(self.norm(x))
-
-
-# --8<-- [end:block]
+        # --8<-- [end:block]
 
 
 # --8<-- [start:standardize]
@@ -121,9 +117,7 @@ class Standardize(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
-
-
-# --8<-- [end:standardize]
+        # --8<-- [end:standardize]
 
 
 # --8<-- [start:tinynet]
@@ -163,9 +157,7 @@ class TinyNet(nn.Module):
         for block in self.blocks:
             h = block(h)  # (B, d_model)
         return self.head(h)  # (B, n_classes)
-
-
-# --8<-- [end:tinynet]
+        # --8<-- [end:tinynet]
 
 
 # --8<-- [start:recorder]
@@ -211,9 +203,7 @@ class ActivationRecorder:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
-
-
-# --8<-- [end:recorder]
+        # --8<-- [end:recorder]
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:

@@ -82,9 +82,7 @@ class SGD:
     def zero_grad(self) -> None:
         for p in self.params:
             p.grad = None
-
-
-# --8<-- [end:sgd]
+            # --8<-- [end:sgd]
 
 
 # --8<-- [start:adam-config]
@@ -104,9 +102,7 @@ class AdamConfig:
                 f"Adam needs lr > 0, 0 <= beta1, beta2 < 1, eps > 0, "
                 f"weight_decay >= 0; got {self}"
             )
-
-
-# --8<-- [end:adam-config]
+            # --8<-- [end:adam-config]
 
 
 # --8<-- [start:adam]
@@ -152,9 +148,7 @@ class Adam:
     def zero_grad(self) -> None:
         for p in self.params:
             p.grad = None
-
-
-# --8<-- [end:adam]
+            # --8<-- [end:adam]
 
 
 def state_bytes(optimizer: SGD | Adam | torch.optim.Optimizer) -> int:
@@ -201,9 +195,7 @@ def max_diff_after(
         (a - b).abs().max().item()
         for a, b in zip(model.parameters(), twin.parameters())
     )
-
-
-# --8<-- [end:compare]
+    # --8<-- [end:compare]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,9 +48,7 @@ class PracticeConfig:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.weight_decay < 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
-
-
-# --8<-- [end:config]
+            # --8<-- [end:config]
 
 
 # --8<-- [start:epoch]
@@ -88,9 +86,7 @@ def train_epoch(
         total += loss.item() * len(y)
         count += len(y)
     return total / count
-
-
-# --8<-- [end:epoch]
+    # --8<-- [end:epoch]
 
 
 # --8<-- [start:fit]
@@ -132,9 +128,7 @@ def fit(
         history.val_loss.append(val["loss"])
         history.val_accuracy.append(val["accuracy"])
     return model, history
-
-
-# --8<-- [end:fit]
+    # --8<-- [end:fit]
 
 
 def main(cfg: PracticeConfig) -> None:

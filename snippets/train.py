@@ -91,9 +91,7 @@ class TrainConfig:
         ignored = {"run_dir", "save_every", "keep_last", "resume", "stop_at_step"}
         ignored |= {"progress", "log_every", "compile"}
         return {k: v for k, v in asdict(self).items() if k not in ignored}
-
-
-# --8<-- [end:config]
+        # --8<-- [end:config]
 
 
 def _integer(name: str, value: object, low: int, high: int | None = None) -> None:
@@ -180,9 +178,7 @@ def lr_factor(
         return (step + 1) / warmup_steps
     progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-# --8<-- [end:lr_factor]
+    # --8<-- [end:lr_factor]
 
 
 # --8<-- [start:evaluate]
@@ -208,9 +204,7 @@ def evaluate(
         count += y.numel()
     model.train(was_training)
     return {"loss": loss_sum / count, "accuracy": correct / count}
-
-
-# --8<-- [end:evaluate]
+    # --8<-- [end:evaluate]
 
 
 def loader_config(loader: DataLoader, cfg: TrainConfig) -> dict:
@@ -312,9 +306,7 @@ def train_epoch(
             return True
     progress.loss_sum = running.item()
     return False
-
-
-# --8<-- [end:train_epoch]
+    # --8<-- [end:train_epoch]
 
 
 def check_finite(loss_sum: float, model: nn.Module, step: int) -> None:
@@ -447,9 +439,8 @@ def train(
                     ckpt.save(asdict(progress), gen and gen.get_state())
         bar.close()
     return progress.history
+    # --8<-- [end:train]
 
-
-# --8<-- [end:train]
 
 if __name__ == "__main__":
     import sys

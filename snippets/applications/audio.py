@@ -47,9 +47,7 @@ class AudioConfig:
     train: TrainConfig = field(  # the training chapter's loop settings
         default_factory=lambda: TrainConfig(progress=False)
     )
-
-
-# --8<-- [end:config]
+    # --8<-- [end:config]
 
 
 # --8<-- [start:clip]
@@ -93,9 +91,7 @@ def make_clip(kind: str, cfg: AudioConfig, generator: torch.Generator) -> torch.
     noise_std = uniform(0.0, cfg.noise_max)
     noise = noise_std * torch.randn(cfg.num_samples, generator=generator)
     return uniform(0.5, 1.0) * x + noise
-
-
-# --8<-- [end:clip]
+    # --8<-- [end:clip]
 
 
 # --8<-- [start:dataset]
@@ -115,9 +111,7 @@ def make_dataset(cfg: AudioConfig) -> tuple[torch.Tensor, torch.Tensor]:
             labels.append(label)
     order = torch.randperm(len(labels), generator=generator)
     return torch.stack(clips)[order], torch.tensor(labels)[order]  # (N, S), (N,)
-
-
-# --8<-- [end:dataset]
+    # --8<-- [end:dataset]
 
 
 # --8<-- [start:features]
@@ -145,9 +139,7 @@ def log_spectrogram(clips: torch.Tensor, n_fft: int, hop_length: int) -> torch.T
     )  # (B, F, T) complex
     # 1e-3 floors silent bins so the log stays finite and the range stays moderate
     return torch.log(spec.abs() + 1e-3).unsqueeze(1)  # (B, 1, F, T)
-
-
-# --8<-- [end:features]
+    # --8<-- [end:features]
 
 
 # --8<-- [start:train]
@@ -179,9 +171,7 @@ def train_audio(
     history = train(model, loader, None, cfg.train, device)
     test = evaluate(model, make_loader(test_set, 256, shuffle=False), device)
     return model, history, test["accuracy"]
-
-
-# --8<-- [end:train]
+    # --8<-- [end:train]
 
 
 def main(cfg: AudioConfig) -> None:

@@ -32,9 +32,7 @@ class DigitsConfig:
     train: TrainConfig = field(  # the training chapter's loop settings
         default_factory=lambda: TrainConfig(progress=False)
     )
-
-
-# --8<-- [end:config]
+    # --8<-- [end:config]
 
 
 # --8<-- [start:train]
@@ -64,9 +62,7 @@ def train_digits(
     )
     test = evaluate(model, make_loader(test_set, 256, shuffle=False), device)
     return model, history, test["accuracy"]
-
-
-# --8<-- [end:train]
+    # --8<-- [end:train]
 
 
 # --8<-- [start:predict]
@@ -101,9 +97,7 @@ def mistakes(
     order = confidence[wrong].argsort(descending=True)
     wrong = wrong[order]
     return wrong, predicted[wrong], confidence[wrong]
-
-
-# --8<-- [end:predict]
+    # --8<-- [end:predict]
 
 
 def main(cfg: DigitsConfig) -> None:

@@ -85,9 +85,7 @@ class TextConfig:
     train: TrainConfig = field(  # the training chapter's loop settings
         default_factory=lambda: TrainConfig(progress=False)
     )
-
-
-# --8<-- [end:config]
+    # --8<-- [end:config]
 
 
 # --8<-- [start:corpus]
@@ -116,9 +114,7 @@ def generate_sentences(per_intent: int, seed: int = 0) -> tuple[list[str], list[
                 pairs.append((sentence, label))
     rng.shuffle(pairs)
     return [s for s, _ in pairs], [y for _, y in pairs]
-
-
-# --8<-- [end:corpus]
+    # --8<-- [end:corpus]
 
 
 # --8<-- [start:vocab]
@@ -150,9 +146,7 @@ def encode(sentences: list[str], vocab: dict[str, int], max_len: int) -> torch.T
         ids = [vocab.get(word, vocab[UNK]) for word in words]
         rows.append(ids + [vocab[PAD]] * (max_len - len(ids)))
     return torch.tensor(rows, dtype=torch.long)  # (N, max_len)
-
-
-# --8<-- [end:vocab]
+    # --8<-- [end:vocab]
 
 
 # --8<-- [start:train]
@@ -185,9 +179,7 @@ def train_text(
     history = train(model, loader, None, cfg.train, device)
     test = evaluate(model, make_loader(test_set, 256, shuffle=False), device)
     return model, vocab, history, test["accuracy"]
-
-
-# --8<-- [end:train]
+    # --8<-- [end:train]
 
 
 def main(cfg: TextConfig) -> None:

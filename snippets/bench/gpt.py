@@ -65,9 +65,7 @@ def matmul_peak(
     b = torch.randn(n, n, device=device, dtype=dtype)
     torch.mm(a, b)  # warm-up: library initialisation, kernel selection
     return 2 * n**3 / best_seconds(lambda: torch.mm(a, b), device, repeats)
-
-
-# --8<-- [end:peak]
+    # --8<-- [end:peak]
 
 
 def train_speed(

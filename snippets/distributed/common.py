@@ -101,9 +101,7 @@ def local_batch_size(global_batch: int, world_size: int, accum: int) -> int:
             f"x grad_accum_steps {accum}; pick a multiple of {world_size * accum}"
         )
     return global_batch // (world_size * accum)
-
-
-# --8<-- [end:env]
+    # --8<-- [end:env]
 
 
 class JoinError(RuntimeError):
@@ -158,9 +156,7 @@ def process_group(cfg: DistConfig) -> Iterator[DistEnv]:
         if ok:
             dist.barrier()  # nobody leaves while a peer still needs them
         dist.destroy_process_group()
-
-
-# --8<-- [end:process_group]
+        # --8<-- [end:process_group]
 
 
 # --8<-- [start:sampler]
@@ -210,9 +206,7 @@ def global_steps(
         for _ in range(min(per_epoch - skip, cfg.steps - step)):
             yield step, [next(batches) for _ in range(accum)]
             step += 1
-
-
-# --8<-- [end:sampler]
+            # --8<-- [end:sampler]
 
 
 def checkpoint_due(cfg: DistConfig, done: int, per_epoch: int) -> bool:
@@ -266,9 +260,7 @@ def choose_checkpoint(cfg: DistConfig) -> tuple[Path, dict] | None:
     for warning in skipped:  # an older checkpoint is used: say why the newer were not
         print(f"warning: {warning.message}", file=sys.stderr)
     return directory, marker
-
-
-# --8<-- [end:resume]
+    # --8<-- [end:resume]
 
 
 class PeerError(Exception):
@@ -359,6 +351,4 @@ def run_script(
     except EXPECTED_ERRORS as err:
         report_failure(error_line(err, os.environ.get("RANK")))
         raise SystemExit(1) from None
-
-
-# --8<-- [end:report]
+        # --8<-- [end:report]

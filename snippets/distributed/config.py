@@ -70,9 +70,7 @@ class DistConfig:
             raise ValueError(f"DistConfig.seed must be in [0, 2**63), got {self.seed}")
         if self.resume and self.run_dir is None:
             raise ValueError("DistConfig.resume needs a run_dir to resume from")
-
-
-# --8<-- [end:config]
+            # --8<-- [end:config]
 
 
 def config_parser(description: str = "") -> argparse.ArgumentParser:

@@ -76,9 +76,7 @@ def load_replicated(
     state = load_checkpoint(directory, model)  # CheckpointError unless intact
     optimizer.load_state_dict(state["optimizer"])
     return state["step"]
-
-
-# --8<-- [end:checkpoint]
+    # --8<-- [end:checkpoint]
 
 
 # --8<-- [start:train]
@@ -136,9 +134,7 @@ def train(cfg: DistConfig, env: DistEnv) -> dict:
         save_weights(model, Path(cfg.run_dir) / "model.safetensors")
         write_json(Path(cfg.run_dir) / "metrics.json", metrics)
     return metrics
-
-
-# --8<-- [end:train]
+    # --8<-- [end:train]
 
 
 def main(cfg: DistConfig) -> dict:

@@ -77,9 +77,7 @@ def shard(model: nn.Module) -> nn.Module:
     fully_shard(model.features)
     fully_shard(model)
     return model
-
-
-# --8<-- [end:shard]
+    # --8<-- [end:shard]
 
 
 # --8<-- [start:checkpoint]
@@ -122,9 +120,7 @@ def load_sharded(
         model_state_dict=state["model"],
         optim_state_dict=state["optim"],
     )
-
-
-# --8<-- [end:checkpoint]
+    # --8<-- [end:checkpoint]
 
 
 # --8<-- [start:plain]
@@ -168,9 +164,7 @@ def load_into_plain_model(checkpoint: str | Path, model: nn.Module) -> nn.Module
         dcp.load(state, checkpoint_id=checkpoint, no_dist=single)
     model.load_state_dict(state["model"])
     return model
-
-
-# --8<-- [end:plain]
+    # --8<-- [end:plain]
 
 
 # --8<-- [start:train]
@@ -227,9 +221,7 @@ def train(cfg: DistConfig, env: DistEnv) -> dict:
         save_weights(plain, Path(cfg.run_dir) / "model.safetensors")
         write_json(Path(cfg.run_dir) / "metrics.json", metrics)
     return metrics
-
-
-# --8<-- [end:train]
+    # --8<-- [end:train]
 
 
 def main(cfg: DistConfig) -> dict:

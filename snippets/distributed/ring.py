@@ -50,6 +50,4 @@ def ring_all_reduce(
             if snapshots is not None:
                 snapshots.append(count.clone())
     return [torch.cat(c) for c in chunks], sent
-
-
-# --8<-- [end:ring]
+    # --8<-- [end:ring]

@@ -68,9 +68,7 @@ def main(cfg: DistConfig) -> dict:
         save_weights(model, Path(cfg.run_dir) / "model.safetensors")
         write_json(Path(cfg.run_dir) / "metrics.json", metrics)
     return metrics
-
-
-# --8<-- [end:train]
+    # --8<-- [end:train]
 
 
 if __name__ == "__main__":

@@ -44,9 +44,7 @@ def naive_causal_attention(
     mask = torch.ones(T, T, dtype=torch.bool, device=q.device).tril()  # (T, T)
     scores = scores.masked_fill(~mask, float("-inf"))
     return scores.softmax(dim=-1) @ v  # (B, H, T, d)
-
-
-# --8<-- [end:naive_attention]
+    # --8<-- [end:naive_attention]
 
 
 # --8<-- [start:heads]
@@ -71,9 +69,7 @@ def merge_heads(y: torch.Tensor) -> torch.Tensor:
     B, H, T, Q = y.shape
     y = y.transpose(1, 2)  # (B, T, H, C/H)
     return y.contiguous().view(B, T, H * Q)  # (B, T, C)
-
-
-# --8<-- [end:heads]
+    # --8<-- [end:heads]
 
 
 # --8<-- [start:attention]
@@ -134,9 +130,7 @@ class CausalSelfAttention(nn.Module):
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
         y = merge_heads(y)  # (B, T, C)
         return F.dropout(self.c_proj(y), p, self.training), (k, v)
-
-
-# --8<-- [end:attention]
+        # --8<-- [end:attention]
 
 
 def main(argv: list[str] | None = None) -> int:

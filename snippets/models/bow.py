@@ -42,9 +42,7 @@ class BagOfWords(nn.Module):
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         h = self.embed(ids)  # (B, L) token ids -> (B, dim): one bag per row
         return self.head(h)  # (B, num_classes)
-
-
-# --8<-- [end:model]
+        # --8<-- [end:model]
 
 
 if __name__ == "__main__":

@@ -49,9 +49,7 @@ class DigitsCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))  # (B, 1, 8, 8) -> (B, num_classes)
-
-
-# --8<-- [end:model]
+        # --8<-- [end:model]
 
 
 if __name__ == "__main__":

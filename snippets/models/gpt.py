@@ -61,9 +61,7 @@ class GPTConfig:
                 f"GPTConfig rope=True needs an even head size, got "
                 f"d_model // n_head = {self.d_model // self.n_head}"
             )
-
-
-# --8<-- [end:config]
+            # --8<-- [end:config]
 
 
 # --8<-- [start:block]
@@ -105,9 +103,7 @@ class Block(nn.Module):
         x = x + a
         x = x + self.mlp(self.ln_2(x))
         return x, new_cache
-
-
-# --8<-- [end:block]
+        # --8<-- [end:block]
 
 
 # --8<-- [start:gpt]
@@ -168,9 +164,7 @@ class GPT(nn.Module):
         n = sum(p.numel() for p in self.parameters())  # tied weights listed once
         wpe = self.wpe.weight.numel() if self.wpe is not None else 0
         return n - wpe if non_embedding else n
-
-
-# --8<-- [end:gpt]
+        # --8<-- [end:gpt]
 
 
 # --8<-- [start:init]
@@ -193,9 +187,7 @@ def init_weights(model: nn.Module, n_layer: int) -> None:
     for name, p in model.named_parameters():
         if name.endswith("c_proj.weight"):
             nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * n_layer))
-
-
-# --8<-- [end:init]
+            # --8<-- [end:init]
 
 
 # --8<-- [start:check_prompt]
@@ -225,9 +217,7 @@ def check_prompt(idx: torch.Tensor, cfg: GPTConfig) -> None:
         raise ValueError(
             f"prompt ids must be in [0, {cfg.vocab_size}), got min {low} and max {high}"
         )
-
-
-# --8<-- [end:check_prompt]
+        # --8<-- [end:check_prompt]
 
 
 # --8<-- [start:generate]
@@ -277,9 +267,7 @@ def generate(
         idx = torch.cat([idx, next_id], dim=1)  # (B, T + 1)
         step_input = next_id  # (B, 1): with a cache only the new token goes in
     return idx
-
-
-# --8<-- [end:generate]
+    # --8<-- [end:generate]
 
 
 # --8<-- [start:flops]
@@ -296,9 +284,7 @@ def flops_per_token(cfg: GPTConfig, n_params: int) -> int:
     L, H, T = cfg.n_layer, cfg.n_head, cfg.block_size
     Q = cfg.d_model // cfg.n_head
     return 6 * n_params + 12 * L * H * Q * T
-
-
-# --8<-- [end:flops]
+    # --8<-- [end:flops]
 
 
 def main(argv: list[str] | None = None) -> int:

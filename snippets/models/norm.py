@@ -59,9 +59,7 @@ class RMSNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rms = torch.sqrt(x.pow(2).mean(dim=-1, keepdim=True) + self.eps)  # (..., 1)
         return x / rms * self.weight
-
-
-# --8<-- [end:norms]
+        # --8<-- [end:norms]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,9 +54,7 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     a, b = x.chunk(2, dim=-1)  # 2 x (..., T, d/2)
     rotated = torch.cat([-b, a], dim=-1)  # (..., T, d)
     return (x * cos + rotated * sin).to(x.dtype)
-
-
-# --8<-- [end:rope]
+    # --8<-- [end:rope]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,9 +40,7 @@ def check_sampling(temperature: float, top_k: int | None, top_p: float | None) -
         or not 0.0 < top_p <= 1.0
     ):
         raise ValueError(f"top_p must be None or in (0, 1], got {top_p!r}")
-
-
-# --8<-- [end:check]
+        # --8<-- [end:check]
 
 
 # --8<-- [start:filters]
@@ -75,9 +73,7 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     drop_sorted[:, 0] = False  # even when p underflows to 0 in the logits' dtype
     drop = drop_sorted.scatter(-1, order, drop_sorted)  # (B, V), in vocabulary order
     return logits.masked_fill(drop, float("-inf"))
-
-
-# --8<-- [end:filters]
+    # --8<-- [end:filters]
 
 
 # --8<-- [start:sample]
@@ -110,6 +106,4 @@ def sample_next(
         logits = top_p_filter(logits, top_p)
     probs = logits.softmax(dim=-1)  # (B, V)
     return torch.multinomial(probs, 1, generator=generator)  # (B, 1)
-
-
-# --8<-- [end:sample]
+    # --8<-- [end:sample]

@@ -48,9 +48,7 @@ class SimpleNet(nn.Module):
         x = self.fc1(x)  # (B, hidden_size)
         x = self.relu(x)
         return self.fc2(x)  # (B, output_size)
-
-
-# --8<-- [end:model]
+        # --8<-- [end:model]
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:

@@ -57,9 +57,7 @@ class SpectrogramCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(x)  # (B, 2C, F // 4, T // 4)
         return self.head(x.flatten(1))  # (B, 2C * (F // 4) * (T // 4)) -> (B, classes)
-
-
-# --8<-- [end:model]
+        # --8<-- [end:model]
 
 
 if __name__ == "__main__":
