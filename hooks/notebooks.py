@@ -183,8 +183,11 @@ def notebook_for(source: Path, lang: str, expand=None) -> nbformat.NotebookNode:
     cells = [
         c for c in bilingual_cells(source, expand) if c.metadata["lang"] in (None, lang)
     ]
-    for cell in cells:
+    for index, cell in enumerate(cells):
         del cell.metadata["lang"]
+        # nbformat gives each new cell a random id: a stable one keeps the notebook's
+        # bytes (the download, the converted-HTML cache key) the same from build to build.
+        cell.id = f"{lang}-{index}"
     nb = _new_notebook(cells)
     nbformat.validator.normalize(nb)
     return nb

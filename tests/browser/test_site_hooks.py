@@ -127,6 +127,16 @@ def test_notebook_is_split_by_language_with_identical_code(tmp_path: Path) -> No
     assert [c.source for c in zh.cells[1:]] == [c.source for c in en.cells[1:]]
 
 
+def test_a_notebook_has_the_same_bytes_on_every_build(tmp_path: Path) -> None:
+    # Random cell ids made every build a cache miss of the converted HTML, and every
+    # download a different file.
+    source = tmp_path / "demo.py"
+    source.write_text(BILINGUAL, encoding="utf-8")
+    for lang in ("zh", "en"):
+        first, again = (nbformat.writes(notebook_for(source, lang)) for _ in range(2))
+        assert first == again
+
+
 def test_a_code_cell_with_a_language_is_refused(tmp_path: Path) -> None:
     source = tmp_path / "demo.py"
     source.write_text(BILINGUAL + '\n# %% lang="en"\nprint(2)\n', encoding="utf-8")
