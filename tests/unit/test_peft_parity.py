@@ -6,7 +6,6 @@ gradients (for A, B and the input).  Seed 0; float32; tolerance rtol 1e-5 / atol
 
 import copy
 
-import pytest
 import torch
 from torch import nn
 
@@ -18,7 +17,14 @@ from snippets.lora import (
     save_adapter,
 )
 
-peft = pytest.importorskip("peft")
+
+def _peft():
+    """PEFT, imported when a test first needs it: importing it (and transformers) takes
+    about 6 s, which every test process paid at collection when it was imported here."""
+    import peft
+
+    return peft
+
 
 R, ALPHA = 4, 8.0
 TARGETS = ["fc1", "fc2"]
@@ -40,6 +46,7 @@ def _pair() -> tuple[nn.Module, nn.Module, nn.Module]:
     base = TinyMLP()
     ours = copy.deepcopy(base)
     apply_lora(ours, TARGETS, r=R, lora_alpha=ALPHA)
+    peft = _peft()
     config = peft.LoraConfig(
         r=R, lora_alpha=ALPHA, lora_dropout=0.0, target_modules=TARGETS
     )
@@ -103,6 +110,7 @@ def test_our_adapter_file_rebuilds_the_peft_model(tmp_path) -> None:
     save_adapter(ours, tmp_path / "a.safetensors")
     config, tensors = read_adapter(tmp_path / "a.safetensors")
     assert config["target_modules"] == TARGETS
+    peft = _peft()
     theirs = peft.get_peft_model(
         copy.deepcopy(base),
         peft.LoraConfig(
