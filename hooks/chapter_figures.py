@@ -7,7 +7,8 @@ embed them as ordinary images: ``![alt](figures/training-lr-schedule.svg)``.
 
 Rendering runs real training code, so results are cached on disk under
 ``build/figure-cache/`` by content: the chapter's figure module, the shared figure code,
-every file of the ``snippets`` package, and the torch and matplotlib versions. A changed
+the ``snippets`` modules they reach (``hooks/fingerprint.py``), and the torch and
+matplotlib versions. A changed
 key re-renders; an unchanged one copies the cached SVGs. Files are written only when their
 bytes change, so ``mkdocs serve`` does not loop on its own output, and SVGs that no module
 produces any more are deleted, so a page cannot show a figure the code no longer makes.
@@ -31,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 from figures import render  # noqa: E402  (imported now: MkDocs restores sys.path)
-from hooks.fingerprint import snippets_digest  # noqa: E402
+from hooks.fingerprint import code_digest  # noqa: E402
 
 CACHE = ROOT / "build" / "figure-cache"
 SHARED = ("style.py", "render.py", "__init__.py")  # code every chapter's figures run
@@ -45,9 +46,11 @@ def cache_key(chapter: str) -> str:
     """What a chapter's SVGs depend on; any change re-renders them."""
     figures = render.FIGURES_DIR  # the package actually imported, wherever it lives
     h = hashlib.sha256()
+    code = []
     for name in (f"{chapter}.py", *SHARED):
-        h.update(name.encode() + b"\0" + (figures / name).read_bytes() + b"\0")
-    h.update(snippets_digest(ROOT).encode())
+        code.append((figures / name).read_text(encoding="utf-8"))
+        h.update(name.encode() + b"\0" + code[-1].encode() + b"\0")
+    h.update(code_digest(code, ROOT).encode())  # the snippets modules they reach
     # Versions from the installed metadata: importing torch to ask took 3 s of a warm build.
     h.update(f"torch {version('torch')} matplotlib {version('matplotlib')}".encode())
     return h.hexdigest()[:20]

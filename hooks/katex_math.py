@@ -32,6 +32,9 @@ FORMULA = re.compile(
 )
 
 
+_rendered: dict[tuple[str, bool], str] = {}  # (TeX, display) -> HTML, this process
+
+
 class KatexRenderer:
     """A KaTeX process that renders one formula per request line."""
 
@@ -50,12 +53,15 @@ class KatexRenderer:
         )
 
     def render(self, tex: str, display: bool) -> str:
+        if (tex, display) in _rendered:  # a rebuild under `mkdocs serve` asks again
+            return _rendered[tex, display]
         assert self.proc.stdin and self.proc.stdout
         self.proc.stdin.write(json.dumps({"tex": tex, "display": display}) + "\n")
         self.proc.stdin.flush()
         reply = json.loads(self.proc.stdout.readline())
         if "error" in reply:
             raise ValueError(reply["error"])
+        _rendered[tex, display] = reply["html"]
         return reply["html"]
 
     def close(self) -> None:

@@ -10,8 +10,8 @@ around the same outputs.  A figure's alt text is given in both languages
 (``hooks/includes.py``), so a downloaded notebook is self-contained.
 
 Execution results are cached on disk (``build/notebook-cache/``), keyed by the expanded code
-cells, the digest of the ``snippets`` package (``hooks/fingerprint.py``), the torch and
-Python versions.  Files of the repository the kernel opened while running (a data file, the
+cells, the digest of the ``snippets`` modules they reach (``hooks/fingerprint.py``), the
+torch and Python versions.  Files of the repository the kernel opened while running (a data file, the
 pages a corpus is made of) are recorded with their digests and checked on every lookup: a
 changed key or a changed input re-executes, so a stale result is never shown.  A failing
 cell fails the build naming the source file, the cell and its line; so does an image
@@ -32,6 +32,7 @@ notebook files are replaced by static-i18n's, and the notebook would need to liv
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import html
 import json
@@ -60,7 +61,7 @@ if (
 ):  # MkDocs loads hooks by file; the shared helpers are hooks.*
     sys.path.insert(0, str(ROOT))
 from hooks import compat, includes  # noqa: E402
-from hooks.fingerprint import snippets_digest  # noqa: E402
+from hooks.fingerprint import code_digest  # noqa: E402
 
 NOTEBOOK_DIR = "notebooks"
 CACHE_DIR = Path("build") / "notebook-cache"  # under the project root
@@ -137,11 +138,17 @@ def _cell_lines(text: str) -> list[int]:
     return [n for n, line in enumerate(text.splitlines(), 1) if line.startswith("# %%")]
 
 
+@functools.lru_cache(maxsize=16)
+def _parsed(text: str) -> nbformat.NotebookNode:
+    """jupytext's parse of a percent script (each build parsed every script 3 times)."""
+    return jupytext.reads(text, fmt="py:percent")
+
+
 def bilingual_cells(source: Path, expand=None) -> list[nbformat.NotebookNode]:
     """The cells of a bilingual percent script, each with ``metadata.lang`` (None: both)
     and ``metadata.source_line``; include lines of code cells expanded by ``expand``."""
     text = source.read_text(encoding="utf-8")
-    nb = jupytext.reads(text, fmt="py:percent")
+    nb = copy.deepcopy(_parsed(text))
     lines = _cell_lines(text)
     if len(lines) != len(nb.cells):
         lines = [0] * len(nb.cells)  # a script not starting with a cell marker
@@ -324,7 +331,8 @@ def executed_code(source: Path, root: Path, expand) -> tuple[list, dict, bool]:
     came from the cache.  Executes at most once per content: the result is stored under
     ``build/notebook-cache/<chapter>-<key>.json``, atomically."""
     code_cells = [c for c in bilingual_cells(source, expand) if c.cell_type == "code"]
-    key = cache_key([c.source for c in code_cells], snippets_digest(root))
+    code = [c.source for c in code_cells]
+    key = cache_key(code, code_digest(code, root))
     cache = Path(root) / CACHE_DIR
     entry_path = cache / f"{source.stem}-{key}.json"
     if entry_path.is_file():

@@ -3,8 +3,9 @@
 ``tests/pagecheck.py`` writes ``build/verified/<lang>/<page>.json`` after it has executed every
 python block of a page and compared the shown outputs: the torch version, the device, the
 number of blocks, the date and the page's **digest** (``hooks/fingerprint.py``: the markdown
-with its includes expanded plus the digest of the ``snippets`` package, so editing an
-included or imported snippet makes the page unverified).  This hook writes that record at
+with its includes expanded plus the digest of the ``snippets`` modules its code can reach,
+so editing an included or imported snippet makes the page unverified, and editing a module
+it never reaches does not).  This hook writes that record at
 the end of the page, in the page's language.  Without a record the page says it has none;
 a record for other content says the page changed after its run.
 
@@ -32,7 +33,7 @@ if (
 ):  # MkDocs loads hooks by file; the shared helpers are hooks.*
     sys.path.insert(0, str(ROOT))
 from hooks import includes  # noqa: E402
-from hooks.fingerprint import page_digest, snippets_digest  # noqa: E402
+from hooks.fingerprint import page_digest  # noqa: E402
 
 RECORDS = Path("build") / "verified"  # under the project root
 REQUIRE_ENV = "HANDBOOK_REQUIRE_VERIFIED"
@@ -64,7 +65,6 @@ def fingerprint(
     rel: str,
     root: Path = ROOT,
     snippet_preprocessor=None,
-    snippets: str | None = None,
 ) -> str:
     """The digest a record must carry for the page ``source`` (``rel``: 'en/x.md')."""
     expanded = includes.expand(
@@ -73,7 +73,7 @@ def fingerprint(
         snippet_preprocessor,
         Path(root) / "mkdocs.yml",
     )
-    return page_digest(expanded, snippets or snippets_digest(root))
+    return page_digest(expanded, Path(root))
 
 
 def write_record(
@@ -114,10 +114,10 @@ def stamp(digest: str, rel: str, lang: str, records: Path) -> tuple[str, str]:
 
 def unverified_pages(root: Path = ROOT, snippet_preprocessor=None) -> list[str]:
     """``'<lang>/<page>.md: <state>'`` for every page of ``docs/`` not verified as it is."""
-    docs, snippets, found = Path(root) / "docs", snippets_digest(root), []
+    docs, found = Path(root) / "docs", []
     for source in sorted(docs.glob("*/**/*.md")):
         rel = source.relative_to(docs).as_posix()
-        digest = fingerprint(source, rel, root, snippet_preprocessor, snippets)
+        digest = fingerprint(source, rel, root, snippet_preprocessor)
         state, _ = stamp(digest, rel, rel.split("/")[0], Path(root) / RECORDS)
         if state not in VERIFIED:
             found.append(f"{rel}: {state}")
@@ -132,11 +132,11 @@ def _preprocessor(config: MkDocsConfig):
     return includes.preprocessor(config.markdown_extensions, config.mdx_configs)
 
 
-_build: dict = {}  # this build's include preprocessor and snippets digest
+_build: dict = {}  # this build's include preprocessor
 
 
 def on_pre_build(config: MkDocsConfig) -> None:
-    _build.update(pp=_preprocessor(config), snippets=snippets_digest(_root(config)))
+    _build.update(pp=_preprocessor(config))
     i18n = config.plugins.get("i18n")
     if os.environ.get(REQUIRE_ENV) != "1" or (i18n is not None and i18n.building):
         return
@@ -162,7 +162,7 @@ def on_page_content(
         return content
     root = _root(config)
     lang = getattr(page.file, "locale", rel.split("/")[0])
-    digest = fingerprint(source, rel, root, _build["pp"], _build["snippets"])
+    digest = fingerprint(source, rel, root, _build["pp"])
     state, sentence = stamp(digest, rel, lang, root / RECORDS)
     return (
         content + f'<p class="verified-stamp" data-state="{state}"><small>'

@@ -6,6 +6,7 @@ notebooks (language split, failing cell and missing alt text fail the build by n
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import nbformat
@@ -97,15 +98,63 @@ def test_stamp_follows_the_run_record_of_the_page_as_executed(tmp_path: Path) ->
     assert state == "stale" and "尚未重新验证" in text
 
 
-def test_an_imported_module_changing_makes_the_page_stale(tmp_path: Path) -> None:
+def test_a_module_the_page_reaches_makes_it_stale_and_no_other(tmp_path: Path) -> None:
     page = _project(tmp_path)
-    digest = fingerprint(page, "en/x.md", tmp_path)
-    (tmp_path / "snippets" / "other.py").write_text("X = 1\n", "utf-8")  # not included
-    assert fingerprint(page, "en/x.md", tmp_path) != digest
-    (tmp_path / "snippets" / "__pycache__").mkdir()
-    (tmp_path / "snippets" / "__pycache__" / "other.cpython-311.pyc").write_bytes(b"x")
-    after = fingerprint(page, "en/x.md", tmp_path)
-    assert after == fingerprint(page, "en/x.md", tmp_path)  # bytecode does not count
+    pkg = tmp_path / "snippets"
+    (pkg / "__init__.py").write_text("", "utf-8")
+    (pkg / "models").mkdir()
+    (pkg / "models" / "__init__.py").write_text("", "utf-8")
+    (pkg / "models" / "net.py").write_text("from ..helpers import H\n", "utf-8")
+    (pkg / "helpers.py").write_text("H = 1\n", "utf-8")
+    (pkg / "tool.py").write_text("T = 1\n", "utf-8")
+    (pkg / "other.py").write_text("X = 1\n", "utf-8")
+    page.write_text(
+        page.read_text("utf-8")
+        + "\n```python\nfrom snippets.models import (\n    net,  # the model\n)\n"
+        'cmd = ["python", "-m", "snippets.tool"]\n```\n',
+        "utf-8",
+    )
+
+    def edited(rel: str) -> bool:
+        before = fingerprint(page, "en/x.md", tmp_path)
+        path = pkg / rel
+        path.write_text(path.read_text("utf-8") + "# edited\n", "utf-8")
+        return fingerprint(page, "en/x.md", tmp_path) != before
+
+    assert edited("models/net.py")  # imported by name from its package
+    assert edited("helpers.py")  # imported by that module, relatively
+    assert edited("models/__init__.py")  # runs on import of the package
+    assert edited("tool.py")  # run with python -m, named in a string
+    assert not edited("other.py")  # reached by nothing on the page
+    (pkg / "__pycache__").mkdir()
+    (pkg / "__pycache__" / "net.cpython-311.pyc").write_bytes(b"x")
+    assert not edited("other.py")  # bytecode does not count
+    (pkg / "weights.json").write_text("{}", "utf-8")
+    assert edited("weights.json")  # data files of the package always count
+
+
+def test_the_snippets_package_imports_no_module_under_a_computed_name() -> None:
+    """hooks/fingerprint.py reads imports from the text: a computed module name would be
+    a module a page reaches without its stamp noticing an edit of it.  The one dynamic
+    import, the benchmark table of `python -m snippets bench`, names its modules as
+    literals, so every one of them counts for a page that runs the command."""
+    from hooks.fingerprint import reachable_files
+    from snippets.__main__ import BENCHMARKS
+
+    for path in sorted((ROOT / "snippets").rglob("*.py")):
+        for call in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if not isinstance(call, ast.Call) or ast.unparse(call.func) not in (
+                "importlib.import_module",
+                "import_module",
+                "__import__",
+            ):
+                continue
+            literal = isinstance(call.args[0], ast.Constant)
+            assert literal or path.name == "__main__.py", f"{path}:{call.lineno}"
+    reached = reachable_files(ROOT, ["!python -m snippets bench train --json"])
+    for module, _ in BENCHMARKS.values():
+        file = ROOT.joinpath(*module.split(".")).with_suffix(".py")
+        assert file in reached, module
 
 
 BILINGUAL = """# %% [markdown] lang="zh"
