@@ -18,6 +18,7 @@ the build (the latter through MkDocs' strict link validation).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import shutil
 import sys
@@ -42,6 +43,9 @@ class FigureError(PluginError):
     """A figure module that cannot be rendered; the message names module and figure."""
 
 
+_version = functools.cache(version)  # the metadata is read once per process
+
+
 def cache_key(chapter: str) -> str:
     """What a chapter's SVGs depend on; any change re-renders them."""
     figures = render.FIGURES_DIR  # the package actually imported, wherever it lives
@@ -52,7 +56,7 @@ def cache_key(chapter: str) -> str:
         h.update(name.encode() + b"\0" + code[-1].encode() + b"\0")
     h.update(code_digest(code, ROOT).encode())  # the snippets modules they reach
     # Versions from the installed metadata: importing torch to ask took 3 s of a warm build.
-    h.update(f"torch {version('torch')} matplotlib {version('matplotlib')}".encode())
+    h.update(f"torch {_version('torch')} matplotlib {_version('matplotlib')}".encode())
     return h.hexdigest()[:20]
 
 

@@ -30,14 +30,15 @@ TESTED = {
 
 
 @functools.cache
-def _installed(distribution: str) -> str:
-    return metadata.version(distribution)  # reading the metadata costs a few ms a call
+def installed(distribution: str) -> str:
+    """The installed version (read once: the metadata costs a few ms a call)."""
+    return metadata.version(distribution)
 
 
 def check_version(distribution: str) -> str:
     """The installed version of ``distribution``; a PluginError if it was never tested."""
     try:
-        version = _installed(distribution)
+        version = installed(distribution)
     except metadata.PackageNotFoundError:
         raise PluginError(
             f"{distribution} is not installed (hooks/compat.py)"

@@ -74,6 +74,19 @@ def _module_file(root: Path, name: str) -> Path | None:
     return base.with_suffix(".py") if base.with_suffix(".py").is_file() else None
 
 
+_imports: dict[tuple[Path, int, int], set[str]] = {}  # by path, mtime, size
+
+
+def _imports_of(path: Path, package: str) -> set[str]:
+    """:func:`module_names` of a module file, read again only when the file changes."""
+    stat = path.stat()
+    key = (path, stat.st_mtime_ns, stat.st_size)
+    if key not in _imports:
+        code = path.read_text("utf-8")
+        _imports[key] = module_names(code, package, runs=False)
+    return _imports[key]
+
+
 def reachable_files(root: Path, texts: Iterable[str]) -> list[Path]:
     """The files of the ``snippets`` package under ``root`` that code in ``texts`` can
     reach (see the module docstring), sorted."""
@@ -85,9 +98,12 @@ def reachable_files(root: Path, texts: Iterable[str]) -> list[Path]:
         and p.suffix not in (".py", ".pyc")
         and not SKIPPED_PARTS & set(p.parts)
     }
-    todo = [name for text in texts for name in module_names(text)]
+    todo = {name for text in texts for name in module_names(text)}
+    seen: set[str] = set()
     while todo:
-        parts = todo.pop().split(".")
+        name = todo.pop()
+        seen.add(name)
+        parts = name.split(".")
         for depth in range(1, len(parts) + 1):  # a module runs its packages' __init__
             name = ".".join(parts[:depth])
             path = _module_file(root, name)
@@ -97,8 +113,7 @@ def reachable_files(root: Path, texts: Iterable[str]) -> list[Path]:
                 found.add(path)
                 in_package = path.name == "__init__.py"
                 package = name if in_package else name.rpartition(".")[0]
-                code = path.read_text("utf-8")
-                todo.extend(module_names(code, package, runs=False))
+                todo.update(_imports_of(path, package) - seen)
     return sorted(found)
 
 

@@ -42,7 +42,6 @@ import re
 import sys
 import tempfile
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 
 import jupytext
@@ -305,7 +304,7 @@ def cache_key(code: list[str], snippets: str) -> str:
                 "format": CACHE_FORMAT,
                 "code": code,
                 "snippets": snippets,
-                "torch": metadata.version("torch"),
+                "torch": compat.installed("torch"),
                 "python": platform.python_version(),
             }
         ).encode()

@@ -30,7 +30,6 @@ import json
 import logging
 import os
 import sys
-from importlib import metadata
 from pathlib import Path
 
 from jinja2 import FileSystemBytecodeCache
@@ -68,7 +67,7 @@ def site_digest(root: Path) -> str:
     for hook in sorted(Path(root, "hooks").glob("*.py")):
         h.update(hook.name.encode() + b"\0" + hook.read_bytes() + b"\0")
     for name in PACKAGES:
-        h.update(f"{name} {metadata.version(name)}\0".encode())
+        h.update(f"{name} {compat.installed(name)}\0".encode())
     return h.hexdigest()
 
 

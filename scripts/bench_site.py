@@ -6,8 +6,11 @@ repository:
 
 * ``cold``: first build, no notebook or figure cache;
 * ``warm``: the same build again, nothing changed;
-* ``page_edit``: after one page is edited (what ``mkdocs serve`` rebuilds on a save);
-* ``snippet_edit``: after a ``snippets`` module is edited (notebooks re-execute).
+* ``page_edit``: a new ``mkdocs build`` after one page is edited;
+* ``serve_reload``: under ``mkdocs serve``, from saving a page to the server telling the
+  browser to reload (median of three saves; what a writer waits for);
+* ``snippet_edit``: after a ``snippets`` module is edited (the figures, notebooks and
+  pages that reach it are redone, nothing else).
 
 Usage: ``.venv/bin/python scripts/bench_site.py [--page en/practice.md]
 [--snippet snippets/models/simplenet.py] [--skip-cold]``.  Builds run with ``--strict``
@@ -20,10 +23,14 @@ import argparse
 import json
 import os
 import platform
+import queue
 import shutil
+import socket
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -87,6 +94,52 @@ def build(project: Path) -> float:
     return round(elapsed, 1)
 
 
+def serve_reload(project: Path, page: Path, saves: int = 3) -> float:
+    """Median seconds from saving ``page`` to ``mkdocs serve`` reloading the browser."""
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "PYTHONPATH": str(project)}
+    with socket.socket() as probe:  # a free port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mkdocs", "serve", "-a", f"127.0.0.1:{port}"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[tuple[float, str]] = queue.Queue()
+
+    def read() -> None:
+        for line in server.stdout:
+            lines.put((time.perf_counter(), line))
+
+    def wait_for(text: str) -> float:
+        while True:
+            try:
+                when, line = lines.get(timeout=300)
+            except queue.Empty:
+                sys.exit(f"mkdocs serve never logged {text!r}")
+            if text in line:
+                return when
+
+    threading.Thread(target=read, daemon=True).start()
+    original = page.read_text(encoding="utf-8")
+    times = []
+    try:
+        wait_for("Serving on")
+        for save in range(saves):
+            time.sleep(1.0)  # let the watcher settle
+            start = time.perf_counter()
+            page.write_text(original + f"\nSaved {save}.\n", encoding="utf-8")
+            times.append(wait_for("Reloading browsers") - start)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        page.write_text(original, encoding="utf-8")
+    return round(statistics.median(times), 2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -122,6 +175,7 @@ def main() -> None:
             page.read_text(encoding="utf-8") + "\nEdited.\n", encoding="utf-8"
         )
         figures["page_edit_s"] = build(project)
+        figures["serve_reload_s"] = serve_reload(project, page)
         snippet = project / args.snippet
         snippet.write_text(
             snippet.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8"

@@ -236,6 +236,7 @@ CACHED = """# %% [markdown] lang="zh"
 # %%
 import base64
 from IPython.display import Image, display
+TOOL = "snippets.helper"  # a module named in the code counts, as for `python -m`
 print(open({data!r}).read())
 display(Image(base64.b64decode('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8'
                                'z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=='),
@@ -251,6 +252,7 @@ def test_notebook_executes_once_per_content_and_never_shows_a_stale_result(
 
     (tmp_path / "snippets").mkdir()
     (tmp_path / "snippets" / "__init__.py").write_text("", "utf-8")
+    (tmp_path / "snippets" / "helper.py").write_text("X = 1\n", "utf-8")
     data = tmp_path / "data.txt"
     data.write_text("first", "utf-8")
     (tmp_path / "notebooks").mkdir()
@@ -270,7 +272,9 @@ def test_notebook_executes_once_per_content_and_never_shows_a_stale_result(
     data.write_text("second", "utf-8")  # a file the code read changed
     outputs, _, cached = executed_code(source, tmp_path, None)
     assert not cached and outputs[0][0]["text"] == "second\n"
-    (tmp_path / "snippets" / "extra.py").write_text("X = 1\n", "utf-8")  # the package
+    (tmp_path / "snippets" / "extra.py").write_text("X = 1\n", "utf-8")  # not reached
+    assert executed_code(source, tmp_path, None)[2], "an unrelated module re-ran it"
+    (tmp_path / "snippets" / "helper.py").write_text("X = 2\n", "utf-8")  # reached
     assert not executed_code(source, tmp_path, None)[2]
 
 
