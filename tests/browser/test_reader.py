@@ -3,8 +3,9 @@
 Each page is loaded once in a fresh profile (cold cache) and the facts are collected in one
 pass: console errors, requests to other hosts, bytes transferred, ``<html lang>``, the h1
 count, the heading order, images without alt text, raw TeX left in the text, the verified
-stamp.  The tests below assert on those facts, page by page.  Interactions (language
-switcher, search, copy button, palette toggle, phone layout) have their own tests.
+stamp, the cumulative layout shift.  The tests below assert on those facts, page by page.
+Interactions (language switcher, search, copy button, palette toggle, phone layout) have
+their own tests.
 """
 
 from __future__ import annotations
@@ -28,6 +29,13 @@ PAGE_BUDGET = 400_000  # bytes on first load, an ordinary page
 NOTEBOOK_BUDGET = 800_000  # a notebook page inlines Jupyter's stylesheet
 WEIGHTS = ROOT / "build" / "page-weights.json"
 
+CLS_BUDGET = 0.1  # web.dev's "good" cumulative layout shift
+# Runs before the page's own scripts: sums every layout shift not caused by input.
+CLS_JS = """window.__layoutShift = 0;
+new PerformanceObserver(list => {
+  for (const entry of list.getEntries())
+    if (!entry.hadRecentInput) window.__layoutShift += entry.value;
+}).observe({type: 'layout-shift', buffered: true});"""
 # Run in the page: everything the per-page tests check, in one round trip.
 FACTS_JS = """() => {
   const article = document.querySelector('article') || document.body;
@@ -57,6 +65,7 @@ FACTS_JS = """() => {
     raw: (nav ? nav.decodedBodySize : 0) +
          resources.reduce((sum, r) => sum + (r.decodedBodySize || 0), 0),
     resources: resources.map(r => r.name),
+    layoutShift: window.__layoutShift,
   };
 }"""
 
@@ -104,6 +113,7 @@ def facts(browser, base_url: str) -> PageFacts:
 def collect_facts(browser, base_url: str, lang: str, page: str) -> dict:
     """Load one page in a fresh profile (cold cache); collect what the tests check."""
     context = browser.new_context(base_url=base_url)
+    context.add_init_script(CLS_JS)
     tab = context.new_page()
     errors: list[str] = []
     failed: list[str] = []
@@ -190,6 +200,13 @@ def test_page_weight(facts, lang: str, page: str) -> None:
     assert 0 < info["bytes"] <= budget, (
         f"{lang}/{page}: {info['bytes']} bytes on first load"
     )
+
+
+@pytest.mark.parametrize(("lang", "page"), CASES, ids=IDS)
+def test_layout_does_not_shift_while_loading(facts, lang: str, page: str) -> None:
+    # Late fonts or images without a size move the text a reader has started on.
+    shift = facts[f"{lang}/{page}"]["layoutShift"]
+    assert shift is not None and shift <= CLS_BUDGET, f"{lang}/{page}: CLS {shift}"
 
 
 @pytest.mark.parametrize(("lang", "page"), CASES, ids=IDS)
