@@ -101,9 +101,8 @@ def on_page_context(context, page: Page, config: MkDocsConfig, nav):
     return context
 
 
-@event_priority(
-    -200
-)  # after static-i18n (-100) has built every language and merged the index
+# after static-i18n (-100) has built every language and merged the index
+@event_priority(-200)
 def on_post_build(config: MkDocsConfig) -> None:
     if _i18n(config).building:
         return  # an inner per-language build: the merged index is written later

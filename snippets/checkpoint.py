@@ -586,7 +586,7 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except PermissionError:  # it exists, but belongs to another user
         return True
     return True
 

@@ -83,9 +83,8 @@ def get_batch(
         raise ValueError(f"need more than block_size={block_size} ids, got {len(ids)}")
     starts = torch.randint(len(ids) - block_size, (batch_size,), generator=generator)
     x = torch.stack([ids[s : s + block_size] for s in starts.tolist()])  # (B, T)
-    y = torch.stack(
-        [ids[s + 1 : s + 1 + block_size] for s in starts.tolist()]
-    )  # (B, T)
+    # (B, T): the same windows shifted by one, so y[:, t] is the token after x[:, t]
+    y = torch.stack([ids[s + 1 : s + 1 + block_size] for s in starts.tolist()])
     return x, y
     # --8<-- [end:split_and_batch]
 
