@@ -39,8 +39,6 @@ import matplotlib
 import PIL.Image
 import torch
 from IPython.display import Image, display
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 

@@ -8,7 +8,9 @@ a ``DataLoader`` whose shuffling comes from its own seeded ``torch.Generator`` a
 uses no worker processes, the two conditions for a data order that repeats exactly and
 can be resumed mid-epoch.  ``digits_train_test`` gives the train and test sets of
 that same split (optionally flattened to 64 features) for scripts that need no
-validation set, such as the distributed ones.
+validation set, such as the distributed ones; it keeps the split in a file
+(:func:`split_cache_dir`), so the processes of a distributed run load it in
+milliseconds instead of importing scikit-learn (about 2 s each).
 
 This is the only module that reads the digits: every chapter, application and script
 uses this one split.
@@ -18,10 +20,19 @@ Run ``python -m snippets.data`` to print the split sizes.
 
 from __future__ import annotations
 
+import hashlib
+import os
+from importlib.metadata import version
+from pathlib import Path
+
 import torch
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+from snippets.checkpoint import atomic_write
+
+CACHE_ENV = "HANDBOOK_CACHE_DIR"
 
 # --8<-- [start:digits]
 DIGITS_MAX_PIXEL = 16.0  # load_digits stores intensities 0..16
@@ -42,6 +53,11 @@ def digits_datasets(
         Three ``TensorDataset`` of ``(image, label)``: images float32 ``(N, 1, 8, 8)``
         scaled to [0, 1], labels int64 in 0..9.
     """
+    # Imported here: scikit-learn takes about 2 s to import, and a process that loads
+    # the saved split (digits_train_test) never needs it.
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
     digits = load_digits()
     images = digits.images.astype("float32") / DIGITS_MAX_PIXEL  # (1797, 8, 8)
     labels = digits.target.astype("int64")
@@ -65,19 +81,55 @@ def digits_datasets(
     # --8<-- [end:digits]
 
 
+def split_cache_dir() -> Path:
+    """Where :func:`digits_train_test` keeps splits: ``$HANDBOOK_CACHE_DIR``, or
+    ``~/.cache/pytorch2-handbook``."""
+    folder = os.environ.get(CACHE_ENV)
+    return Path(folder) if folder else Path.home() / ".cache" / "pytorch2-handbook"
+
+
+def _split_file(seed: int) -> Path:
+    # The key is everything the split depends on: this file, the seed, scikit-learn's
+    # version (read from its metadata, without importing it).
+    key = hashlib.sha256(Path(__file__).read_bytes())
+    key.update(f"seed {seed} scikit-learn {version('scikit-learn')}".encode())
+    return split_cache_dir() / f"digits-split-{key.hexdigest()[:16]}.safetensors"
+
+
 def digits_train_test(
     seed: int = 0, flat: bool = False
 ) -> tuple[TensorDataset, TensorDataset]:
     """The train and test sets of ``digits_datasets(seed)`` (1257 and 360 examples).
 
-    The validation set is left out; the split is the same one every chapter uses.
+    The validation set is left out; the split is the same one every chapter uses.  The
+    first call saves it (safetensors, written atomically) in :func:`split_cache_dir`;
+    later calls load that file.  The file's name is a digest of this module, the seed
+    and scikit-learn's version, so a changed split is never read from an old file; a
+    damaged file is computed and written again, and a cache folder that cannot be
+    written only means the split is computed every time.
 
     Args:
         seed: seed of the split.
         flat: images as rows of 64 pixel features ``(N, 64)`` (for an MLP) instead of
             one-channel images ``(N, 1, 8, 8)``.
     """
-    train, _, test = digits_datasets(seed)
+    path = _split_file(seed)
+    try:
+        saved = load_file(path)  # tensors only: loading runs no code
+        train = TensorDataset(saved["train_images"], saved["train_labels"])
+        test = TensorDataset(saved["test_images"], saved["test_labels"])
+    except (OSError, SafetensorError, KeyError):
+        train, _, test = digits_datasets(seed)
+        tensors = {
+            "train_images": train.tensors[0],
+            "train_labels": train.tensors[1],
+            "test_images": test.tensors[0],
+            "test_labels": test.tensors[1],
+        }
+        try:
+            atomic_write(path, lambda tmp: save_file(tensors, tmp))
+        except OSError:
+            pass  # a read-only home: correct, only slower
     if not flat:
         return train, test
 
