@@ -7,6 +7,7 @@ notebooks (language split, failing cell and missing alt text fail the build by n
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import nbformat
@@ -297,3 +298,28 @@ def test_notebook_html_has_stable_heading_ids_katex_math_and_no_inline_css() -> 
     assert body.count('class="katex"') == 2 and 'class="katex-display"' in body
     assert "$L" not in body and "$$" not in body  # no TeX left in the text
     assert "<style" not in body and css.startswith("notebook-") and css.endswith(".css")
+
+
+def test_code_keeps_its_text_and_colours_without_spans_that_draw_nothing() -> None:
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import PythonLexer
+
+    from hooks.code_markup import strip_plain_tokens
+
+    code = "total = sum(x * 2 for x in range(3))  # six\nprint(total)\n"
+    html = highlight(code, PythonLexer(), HtmlFormatter())
+    light = strip_plain_tokens(html)
+    assert '<span class="n">' in html and '<span class="n">' not in light
+    assert light.count('<span class="k">') == html.count('<span class="k">')
+    assert light.count('<span class="c1">') == 1
+    text = re.compile(r"<[^>]+>")
+    assert text.sub("", light) == text.sub("", html)
+    # The claim behind it: names are drawn in the code's own colour.
+    import material
+
+    stylesheets = Path(material.__file__).parent / "templates/assets/stylesheets"
+    css = next(stylesheets.glob("main.*.min.css")).read_text("utf-8")
+    assert "--md-code-hl-name-color:var(--md-code-fg-color)" in css
+    palette = (ROOT / "docs" / "stylesheets" / "palette.css").read_text("utf-8")
+    assert "--md-code-hl-name-color" not in palette
