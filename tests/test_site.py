@@ -114,10 +114,26 @@ def test_search_index_segments_chinese(site: Path) -> None:
 # --- planted faults: a small project with one page per language -------------------------
 
 
-def test_planted_project_builds(tmp_path: Path) -> None:
-    page = "# T { #t }\n\n$$\nY = X W^\\top + b\n$$\n"
-    result = mkdocs_build(make_project(tmp_path, page, page), tmp_path / "out")
-    assert result.returncode == 0, result.stderr
+def test_planted_project_builds_and_a_rebuild_shows_the_edited_snippet(
+    tmp_path: Path,
+) -> None:
+    page = (
+        "# T { #t }\n\n$$\nY = X W^\\top + b\n$$\n\n"
+        '```python\n--8<-- "snippets/demo.py:say"\n```\n'
+    )
+    demo = "# --8<-- [start:say]\nprint({!r})\n# --8<-- [end:say]\n"
+    config = make_project(
+        tmp_path, page, page, {"__init__.py": "", "demo.py": demo.format("one")}
+    )
+    built = tmp_path / "out" / "en" / "index.html"
+    for word in ("one", "two"):  # the second build has the first one's caches
+        (tmp_path / "snippets" / "demo.py").write_text(demo.format(word), "utf-8")
+        result = mkdocs_build(config, tmp_path / "out")
+        assert result.returncode == 0, result.stderr
+        html = built.read_text("utf-8")
+        assert f"'{word}'" in html, word
+    assert "'one'" not in html, "a cached conversion showed the old snippet"
+    assert list((tmp_path / "build" / "render-cache").glob("*.json"))
 
 
 def test_latex_error_fails_the_build_naming_file_and_line(tmp_path: Path) -> None:
@@ -139,11 +155,13 @@ def test_missing_include_fails_the_build(tmp_path: Path) -> None:
     )
 
 
-def test_broken_link_fails_the_build(tmp_path: Path) -> None:
+def test_broken_link_fails_the_build_every_time(tmp_path: Path) -> None:
     bad = "# T { #t }\n\nSee [nowhere](missing.md#x).\n"
-    result = mkdocs_build(make_project(tmp_path, bad, bad), tmp_path / "out")
-    assert result.returncode != 0
-    assert "missing.md" in result.stderr, result.stderr
+    config = make_project(tmp_path, bad, bad)
+    for _ in range(2):  # a conversion that warned is never taken from the cache
+        result = mkdocs_build(config, tmp_path / "out")
+        assert result.returncode != 0
+        assert "missing.md" in result.stderr, result.stderr
 
 
 # --- publishing: absolute URLs, one sitemap, stamps, notebook pages ----------------------
