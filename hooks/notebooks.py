@@ -13,7 +13,9 @@ Execution results are cached on disk (``build/notebook-cache/``), keyed by the e
 cells, the digest of the ``snippets`` modules they reach (``hooks/fingerprint.py``), the
 torch and Python versions.  Files of the repository the kernel opened while running (a data file, the
 pages a corpus is made of) are recorded with their digests and checked on every lookup: a
-changed key or a changed input re-executes, so a stale result is never shown.  A failing
+changed key or a changed input re-executes, so a stale result is never shown.  Stale
+notebooks are started before the figures are drawn and run side by side, one worker
+process each (up to one per core), so a cold build waits for the longest, not the sum.  A failing
 cell fails the build naming the source file, the cell and its line; so does an image
 output without alt text in both languages.
 
@@ -35,12 +37,15 @@ import copy
 import functools
 import hashlib
 import html
+import importlib
 import json
+import multiprocessing
 import os
 import platform
 import re
 import sys
 import tempfile
+from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -325,19 +330,33 @@ def _inputs_unchanged(entry: dict, root: Path) -> bool:
     )
 
 
+def _entry_path(source: Path, root: Path, code_cells: list) -> Path:
+    code = [c.source for c in code_cells]
+    key = cache_key(code, code_digest(code, root))
+    return Path(root) / CACHE_DIR / f"{source.stem}-{key}.json"
+
+
+def cached_code(source: Path, root: Path, expand) -> tuple[list, dict] | None:
+    """The cached outputs and run record of ``source``, if its cache entry is current."""
+    code_cells = [c for c in bilingual_cells(source, expand) if c.cell_type == "code"]
+    entry_path = _entry_path(source, root, code_cells)
+    if entry_path.is_file():
+        entry = json.loads(entry_path.read_text(encoding="utf-8"))
+        if _inputs_unchanged(entry, root):
+            return entry["outputs"], entry["record"]
+    return None
+
+
 def executed_code(source: Path, root: Path, expand) -> tuple[list, dict, bool]:
     """The executed code cells of ``source`` (outputs), the run record, and whether they
     came from the cache.  Executes at most once per content: the result is stored under
     ``build/notebook-cache/<chapter>-<key>.json``, atomically."""
+    found = cached_code(source, root, expand)
+    if found is not None:
+        return *found, True
     code_cells = [c for c in bilingual_cells(source, expand) if c.cell_type == "code"]
-    code = [c.source for c in code_cells]
-    key = cache_key(code, code_digest(code, root))
-    cache = Path(root) / CACHE_DIR
-    entry_path = cache / f"{source.stem}-{key}.json"
-    if entry_path.is_file():
-        entry = json.loads(entry_path.read_text(encoding="utf-8"))
-        if _inputs_unchanged(entry, root):
-            return entry["outputs"], entry["record"], True
+    entry_path = _entry_path(source, root, code_cells)
+    cache = entry_path.parent
     nb = _new_notebook(code_cells)
     record = execute(nb, source, root=root)
     record["date"] = datetime.now(UTC).date().isoformat()
@@ -348,7 +367,7 @@ def executed_code(source: Path, root: Path, expand) -> tuple[list, dict, bool]:
             read[rel] = _file_digest(Path(path))
     entry = {
         "source": source.name,
-        "key": key,
+        "key": entry_path.stem.removeprefix(f"{source.stem}-"),
         "read": read,
         "record": record,
         "outputs": [c.get("outputs", []) for c in nb.cells],
@@ -402,14 +421,62 @@ def _expander(config: MkDocsConfig):
     return expand
 
 
-def execute_all(config: MkDocsConfig) -> None:
-    """Execute (or take from the cache) every notebook once, one after the other.
+def run_in_worker(source: str, root: str, threads: int) -> tuple[list, dict]:
+    """:func:`executed_code` in a worker process (see :func:`start_stale`), its kernel
+    limited to ``threads`` torch threads: kernels side by side with more busy OpenMP
+    threads than cores spin-wait on each other."""
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # the kernel inherits it
 
-    (nbclient clients in threads deadlocked here; the code is CPU-bound torch anyway.)
+    def expand(code: str, where: str) -> str:
+        try:
+            return includes.expand(code, where, config_file=Path(root) / "mkdocs.yml")
+        except includes.IncludeError as err:
+            raise NotebookError(str(err)) from None
+
+    outputs, record, _ = executed_code(Path(source), Path(root), expand)
+    return outputs, record
+
+
+_running: dict[str, Future] = {}  # source path -> its execution in a worker process
+
+
+def start_stale(config: MkDocsConfig) -> None:
+    """Start executing the notebooks whose cache is not current, each in a worker process,
+    so they run while the figures are drawn and beside each other (a cold build's two
+    longest steps).  :func:`execute_all` collects the results.
+
+    Workers are spawned, not forked (``mkdocs serve`` has threads), and run this module as
+    ``hooks.notebooks``.  (nbclient clients in threads of one process deadlocked.)
     """
     root, expand = _root(config), _expander(config)
+    stale = [s for s in sources(root) if cached_code(s, root, expand) is None]
+    if len(stale) < 2:
+        return  # nothing to run beside anything: execute_all runs it here
+    worker = importlib.import_module("hooks.notebooks").run_in_worker
+    cores = os.cpu_count() or 1
+    workers = min(len(stale), cores)
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+    )
+    # The build's own process draws the figures meanwhile, on the cores left over.
+    threads = max(1, cores // (workers + 1))
+    for source in stale:
+        _running[str(source)] = pool.submit(worker, str(source), str(root), threads)
+    pool.shutdown(wait=False)  # the submitted notebooks still run to the end
+
+
+def execute_all(config: MkDocsConfig) -> None:
+    """Execute (or take from the cache) every notebook once; a notebook started by
+    :func:`start_stale` is waited for.  A failing notebook fails the build, naming the
+    cell, whichever process ran it."""
+    root, expand = _root(config), _expander(config)
     for source in sources(root):
-        if str(source) not in _executed:
+        if str(source) in _executed:
+            continue
+        running = _running.pop(str(source), None)
+        if running is not None:
+            _executed[str(source)] = running.result()
+        else:
             outputs, record, _ = executed_code(source, root, expand)
             _executed[str(source)] = (outputs, record)
 
@@ -418,11 +485,19 @@ def on_startup(command: str, dirty: bool) -> None:
     compat.check_version("mkdocs-jupyter")
 
 
+@event_priority(100)  # before hooks/chapter_figures.py draws, so both run at once
 def on_pre_build(config: MkDocsConfig) -> None:
     if not _i18n(config).building:
         _executed.clear()  # a new build (serve rebuilds): look at the sources again
         _pages.clear()
         _stylesheets.clear()
+        start_stale(config)
+
+
+def on_build_error(error: Exception) -> None:
+    for running in _running.values():
+        running.cancel()  # not started yet: never start; running: its result is dropped
+    _running.clear()
 
 
 # --- pages ------------------------------------------------------------------------------

@@ -155,6 +155,25 @@ def test_missing_include_fails_the_build(tmp_path: Path) -> None:
     )
 
 
+def test_a_failing_notebook_fails_the_build_naming_its_cell(tmp_path: Path) -> None:
+    # Two stale notebooks run side by side in worker processes (hooks/notebooks.py):
+    # the failure of one still stops the build with its file, line and cell.
+    page = "# T { #t }\n\nText.\n"
+    config = make_project(tmp_path, page, page)
+    head = '# %% [markdown] lang="zh"\n# # 标题\n# %% [markdown] lang="en"\n# # Title\n'
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "good.py").write_text(head + "# %%\nprint(1)\n")
+    (tmp_path / "notebooks" / "bad.py").write_text(
+        head + '# %%\nprint(1)\n# %%\nraise ValueError("planted")\n'
+    )
+    result = mkdocs_build(config, tmp_path / "out")
+    assert result.returncode != 0
+    assert re.search(
+        r"notebooks/bad\.py:7: notebook cell 2 failed: ValueError: planted",
+        result.stderr,
+    ), result.stderr
+
+
 def test_broken_link_fails_the_build_every_time(tmp_path: Path) -> None:
     bad = "# T { #t }\n\nSee [nowhere](missing.md#x).\n"
     config = make_project(tmp_path, bad, bad)
