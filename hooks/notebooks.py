@@ -9,15 +9,15 @@ around the same outputs.  A figure's alt text is given in both languages
 ``--8<--`` include lines in code cells are expanded with the site's include expander
 (``hooks/includes.py``), so a downloaded notebook is self-contained.
 
-Execution results are cached on disk (``build/notebook-cache/``), keyed by the expanded code
-cells, the digest of the ``snippets`` modules they reach (``hooks/fingerprint.py``), the
-torch and Python versions.  Files of the repository the kernel opened while running (a data file, the
-pages a corpus is made of) are recorded with their digests and checked on every lookup: a
-changed key or a changed input re-executes, so a stale result is never shown.  Stale
-notebooks are started before the figures are drawn and run side by side, one worker
-process each (up to one per core), so a cold build waits for the longest, not the sum.  A failing
-cell fails the build naming the source file, the cell and its line; so does an image
-output without alt text in both languages.
+Execution results are cached on disk (``build/notebook-cache/``), keyed by the expanded
+code cells, the digest of the ``snippets`` modules they reach (``hooks/fingerprint.py``),
+the torch and Python versions.  Files of the repository the kernel opened while running
+(a data file, the pages a corpus is made of) are recorded with their digests and checked
+on every lookup: a changed key or a changed input re-executes, so a stale result is never
+shown.  Stale notebooks are started before the figures are drawn and run side by side,
+one worker process each (up to one per core), so a cold build waits for the longest, not
+the sum.  A failing cell fails the build naming the source file, the cell and its line;
+so does an image output without alt text in both languages.
 
 Each language gets a page ``notebooks/<chapter>/`` (``en/notebooks/<chapter>/``) rendered
 with mkdocs-jupyter's converter (through ``hooks/compat.py``), the executed ``.ipynb`` beside
