@@ -8,21 +8,19 @@ embed them as ordinary images: ``![alt](figures/training-lr-schedule.svg)``.
 Rendering runs real training code, so results are cached on disk under
 ``build/figure-cache/`` by content: the chapter's figure module, the shared figure code,
 the ``snippets`` modules they reach (``hooks/fingerprint.py``), and the torch and
-matplotlib versions. A changed
-key re-renders; an unchanged one copies the cached SVGs. Files are written only when their
-bytes change, so ``mkdocs serve`` does not loop on its own output, and SVGs that no module
-produces any more are deleted, so a page cannot show a figure the code no longer makes.
+matplotlib versions. A changed key re-renders; an unchanged one copies the cached SVGs.
+Files are written only when their bytes change, so ``mkdocs serve`` does not loop on its
+own output, and SVGs that no module produces any more are deleted, so a page cannot show
+a figure the code no longer makes.
 A figure function that fails, or a page that embeds a figure no module defines, fails
 the build (the latter through MkDocs' strict link validation).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import shutil
 import sys
-from importlib.metadata import version
 from pathlib import Path
 
 from mkdocs.config.defaults import MkDocsConfig
@@ -33,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 from figures import render  # noqa: E402  (imported now: MkDocs restores sys.path)
+from hooks import compat  # noqa: E402
 from hooks.fingerprint import code_digest  # noqa: E402
 
 CACHE = ROOT / "build" / "figure-cache"
@@ -41,9 +40,6 @@ SHARED = ("style.py", "render.py", "__init__.py")  # code every chapter's figure
 
 class FigureError(PluginError):
     """A figure module that cannot be rendered; the message names module and figure."""
-
-
-_version = functools.cache(version)  # the metadata is read once per process
 
 
 def cache_key(chapter: str) -> str:
@@ -56,7 +52,8 @@ def cache_key(chapter: str) -> str:
         h.update(name.encode() + b"\0" + code[-1].encode() + b"\0")
     h.update(code_digest(code, ROOT).encode())  # the snippets modules they reach
     # Versions from the installed metadata: importing torch to ask took 3 s of a warm build.
-    h.update(f"torch {_version('torch')} matplotlib {_version('matplotlib')}".encode())
+    torch, matplotlib = compat.installed("torch"), compat.installed("matplotlib")
+    h.update(f"torch {torch} matplotlib {matplotlib}".encode())
     return h.hexdigest()[:20]
 
 

@@ -1,6 +1,6 @@
 // Renders TeX to HTML with KaTeX, one JSON request per line on stdin:
 //   {"tex": "...", "display": true}  ->  {"html": "..."} or {"error": "..."}
-// One long-lived process serves the whole MkDocs build (see hooks/math.py).
+// One long-lived process serves the whole MkDocs build (see hooks/katex_math.py).
 "use strict";
 const katex = require("katex");
 const readline = require("readline");
