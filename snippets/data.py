@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
@@ -85,7 +86,12 @@ def split_cache_dir() -> Path:
     """Where :func:`digits_train_test` keeps splits: ``$HANDBOOK_CACHE_DIR``, or
     ``~/.cache/pytorch2-handbook``."""
     folder = os.environ.get(CACHE_ENV)
-    return Path(folder) if folder else Path.home() / ".cache" / "pytorch2-handbook"
+    if folder:
+        return Path(folder)
+    try:
+        return Path.home() / ".cache" / "pytorch2-handbook"
+    except RuntimeError:  # no home directory at all
+        return Path(tempfile.gettempdir()) / "pytorch2-handbook"
 
 
 def _split_file(seed: int) -> Path:
