@@ -330,32 +330,37 @@ def _inputs_unchanged(entry: dict, root: Path) -> bool:
     )
 
 
-def _entry_path(source: Path, root: Path, code_cells: list) -> Path:
+def _entry(
+    source: Path, root: Path, code_cells: list
+) -> tuple[str, Path, tuple | None]:
+    """(key, entry path, cached (outputs, record) or None) of ``source``'s code cells."""
     code = [c.source for c in code_cells]
     key = cache_key(code, code_digest(code, root))
-    return Path(root) / CACHE_DIR / f"{source.stem}-{key}.json"
+    entry_path = Path(root) / CACHE_DIR / f"{source.stem}-{key}.json"
+    if entry_path.is_file():
+        entry = json.loads(entry_path.read_text(encoding="utf-8"))
+        if _inputs_unchanged(entry, root):
+            return key, entry_path, (entry["outputs"], entry["record"])
+    return key, entry_path, None
+
+
+def _code_cells(source: Path, expand) -> list:
+    return [c for c in bilingual_cells(source, expand) if c.cell_type == "code"]
 
 
 def cached_code(source: Path, root: Path, expand) -> tuple[list, dict] | None:
     """The cached outputs and run record of ``source``, if its cache entry is current."""
-    code_cells = [c for c in bilingual_cells(source, expand) if c.cell_type == "code"]
-    entry_path = _entry_path(source, root, code_cells)
-    if entry_path.is_file():
-        entry = json.loads(entry_path.read_text(encoding="utf-8"))
-        if _inputs_unchanged(entry, root):
-            return entry["outputs"], entry["record"]
-    return None
+    return _entry(source, root, _code_cells(source, expand))[2]
 
 
 def executed_code(source: Path, root: Path, expand) -> tuple[list, dict, bool]:
     """The executed code cells of ``source`` (outputs), the run record, and whether they
     came from the cache.  Executes at most once per content: the result is stored under
     ``build/notebook-cache/<chapter>-<key>.json``, atomically."""
-    found = cached_code(source, root, expand)
+    code_cells = _code_cells(source, expand)
+    key, entry_path, found = _entry(source, root, code_cells)
     if found is not None:
         return *found, True
-    code_cells = [c for c in bilingual_cells(source, expand) if c.cell_type == "code"]
-    entry_path = _entry_path(source, root, code_cells)
     cache = entry_path.parent
     nb = _new_notebook(code_cells)
     record = execute(nb, source, root=root)
@@ -367,7 +372,7 @@ def executed_code(source: Path, root: Path, expand) -> tuple[list, dict, bool]:
             read[rel] = _file_digest(Path(path))
     entry = {
         "source": source.name,
-        "key": entry_path.stem.removeprefix(f"{source.stem}-"),
+        "key": key,
         "read": read,
         "record": record,
         "outputs": [c.get("outputs", []) for c in nb.cells],
@@ -407,18 +412,24 @@ _executed: dict[
 ] = {}  # source path -> (outputs, record), this build
 
 
-def _expander(config: MkDocsConfig):
-    snippet_preprocessor = includes.preprocessor(
-        config.markdown_extensions, config.mdx_configs
-    )
+def _expander(snippet_preprocessor=None, config_file: Path = includes.MKDOCS_YML):
+    """``--8<--`` expansion for code cells (see ``includes.expand``); a missing include
+    is a NotebookError naming the cell."""
 
     def expand(code: str, where: str) -> str:
         try:
-            return includes.expand(code, where, snippet_preprocessor)
+            return includes.expand(code, where, snippet_preprocessor, config_file)
         except includes.IncludeError as err:
             raise NotebookError(str(err)) from None
 
     return expand
+
+
+def _site_expander(config: MkDocsConfig):
+    """The expander configured as this build's ``pymdownx.snippets``."""
+    return _expander(
+        includes.preprocessor(config.markdown_extensions, config.mdx_configs)
+    )
 
 
 def run_in_worker(source: str, root: str, threads: int) -> tuple[list, dict]:
@@ -426,13 +437,7 @@ def run_in_worker(source: str, root: str, threads: int) -> tuple[list, dict]:
     limited to ``threads`` torch threads: kernels side by side with more busy OpenMP
     threads than cores spin-wait on each other."""
     os.environ["OMP_NUM_THREADS"] = str(threads)  # the kernel inherits it
-
-    def expand(code: str, where: str) -> str:
-        try:
-            return includes.expand(code, where, config_file=Path(root) / "mkdocs.yml")
-        except includes.IncludeError as err:
-            raise NotebookError(str(err)) from None
-
+    expand = _expander(config_file=Path(root) / "mkdocs.yml")
     outputs, record, _ = executed_code(Path(source), Path(root), expand)
     return outputs, record
 
@@ -448,7 +453,7 @@ def start_stale(config: MkDocsConfig) -> None:
     Workers are spawned, not forked (``mkdocs serve`` has threads), and run this module as
     ``hooks.notebooks``.  (nbclient clients in threads of one process deadlocked.)
     """
-    root, expand = _root(config), _expander(config)
+    root, expand = _root(config), _site_expander(config)
     stale = [s for s in sources(root) if cached_code(s, root, expand) is None]
     if len(stale) < 2:
         return  # nothing to run beside anything: execute_all runs it here
@@ -469,7 +474,7 @@ def execute_all(config: MkDocsConfig) -> None:
     """Execute (or take from the cache) every notebook once; a notebook started by
     :func:`start_stale` is waited for.  A failing notebook fails the build, naming the
     cell, whichever process ran it."""
-    root, expand = _root(config), _expander(config)
+    root, expand = _root(config), _site_expander(config)
     for source in sources(root):
         if str(source) in _executed:
             continue
@@ -530,7 +535,7 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     lang, default = plugin.current_language, plugin.default_language
     prefix = "" if lang == default else f"{lang}/"
     execute_all(config)
-    expand = _expander(config)
+    expand = _site_expander(config)
     for source in sources(_root(config)):
         name = source.stem
         outputs, record = _executed[str(source)]

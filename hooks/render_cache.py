@@ -99,6 +99,14 @@ def _key(page: Page) -> str:
     return h.hexdigest()[:32]
 
 
+def _store(entry: Path, data) -> None:
+    """Write ``data`` as JSON to ``entry``: an entry is complete or absent."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    tmp = entry.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data), encoding="utf-8")
+    os.replace(tmp, entry)
+
+
 def cached_render(page: Page, config: MkDocsConfig, files: Files) -> None:
     """``Page.render``, or what it produced last time for exactly this input."""
     try:
@@ -106,8 +114,7 @@ def cached_render(page: Page, config: MkDocsConfig, files: Files) -> None:
     except includes.IncludeError:
         compat.render(page, config, files)  # fails the build naming the include
         return
-    cache = Path(_build["cache"])
-    entry = cache / f"{key}.json"
+    entry = Path(_build["cache"]) / f"{key}.json"
     if entry.is_file():
         compat.restore_render(page, json.loads(entry.read_text("utf-8")), files)
         return
@@ -120,10 +127,7 @@ def cached_render(page: Page, config: MkDocsConfig, files: Files) -> None:
         logger.removeHandler(warnings)
     if warnings.count:
         return  # logged again next time, so --strict never passes on a cached page
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = entry.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(compat.render_state(page)), encoding="utf-8")
-    os.replace(tmp, entry)  # an entry is complete or absent
+    _store(entry, compat.render_state(page))
 
 
 def cached_indexing(page: Page, entries: list, index_page) -> None:
@@ -146,10 +150,7 @@ def cached_indexing(page: Page, entries: list, index_page) -> None:
         return
     before = len(entries)
     index_page(page)
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    tmp = entry.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(entries[before:]), encoding="utf-8")
-    os.replace(tmp, entry)
+    _store(entry, entries[before:])
 
 
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
