@@ -22,6 +22,7 @@ from browsersite import (
     QuietServer,
     StaticHandler,
 )
+from pagefacts import WEIGHTS, PageFacts
 
 
 @pytest.fixture(scope="session")
@@ -72,3 +73,10 @@ def context(browser, base_url: str):
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+@pytest.fixture(scope="session")
+def facts(browser, base_url: str) -> PageFacts:
+    """Every page's facts, each page loaded once (in a fresh profile) when first asked."""
+    WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
+    return PageFacts(browser, base_url)

@@ -32,7 +32,7 @@ CHILD = textwrap.dedent("""
     import sys, time
     import torch
     from torch.utils.data import DataLoader, default_collate
-    from snippets.data import digits_datasets
+    from snippets.data import digits_train_test
     from snippets.models.cnn import DigitsCNN
     from snippets.train import TrainConfig, train
 
@@ -43,7 +43,8 @@ CHILD = textwrap.dedent("""
         time.sleep(delay)  # slow steps down so the parent can kill mid-run
         return default_collate(batch)
 
-    loader = DataLoader(digits_datasets(seed=0)[0], batch_size=64, shuffle=True,
+    # the saved split (digits_datasets' train set): no scikit-learn import per child
+    loader = DataLoader(digits_train_test(seed=0)[0], batch_size=64, shuffle=True,
                         generator=torch.Generator().manual_seed(0), num_workers=0,
                         collate_fn=collate)
     torch.manual_seed(0)
