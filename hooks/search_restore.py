@@ -7,9 +7,16 @@ it, so the reader sees every block; a page rendered without them fails the site 
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 from mkdocs.plugins import event_priority
 
-FULL_CONTENT = "handbook_content_with_code"  # set by hooks/search_split.py
+ROOT = Path(__file__).resolve().parent.parent
+# MkDocs loads hooks by file; the shared helpers are hooks.*
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from hooks.search_split import FULL_CONTENT  # noqa: E402 (where that hook keeps the code)
 
 
 @event_priority(-100)  # after the search plugin (0), before the page is rendered
