@@ -52,7 +52,7 @@ rm -f /tmp/pip-check.$$
 if [ ! .venv/.bytecode -nt constraints.txt ]; then
     (
         .venv/bin/python -m compileall -q -j 0 \
-            -x '/testing/_internal/|/transformers/models/(?!auto/)|/site-packages/pip/|/tests?/' \
+            -x '/testing/_internal/|/transformers/models/(?!auto/)|/site-packages/pip/|/site-packages/.+/tests?/' \
             .venv/lib/python3*/site-packages >/dev/null ||
             echo "setup.sh: some installed files did not byte-compile (compiled at import)" >&2
         touch .venv/.bytecode
