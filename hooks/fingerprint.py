@@ -74,17 +74,20 @@ def _module_file(root: Path, name: str) -> Path | None:
     return base.with_suffix(".py") if base.with_suffix(".py").is_file() else None
 
 
-_imports: dict[tuple[Path, int, int], set[str]] = {}  # by path, mtime, size
+# path -> ((mtime, size) when read, its imports): one entry per file, however often it
+# changes under `mkdocs serve`
+_imports: dict[Path, tuple[tuple[int, int], set[str]]] = {}
 
 
 def _imports_of(path: Path, package: str) -> set[str]:
     """:func:`module_names` of a module file, read again only when the file changes."""
     stat = path.stat()
-    key = (path, stat.st_mtime_ns, stat.st_size)
-    if key not in _imports:
+    version = (stat.st_mtime_ns, stat.st_size)
+    known = _imports.get(path)
+    if known is None or known[0] != version:
         code = path.read_text("utf-8")
-        _imports[key] = module_names(code, package, runs=False)
-    return _imports[key]
+        known = _imports[path] = (version, module_names(code, package, runs=False))
+    return known[1]
 
 
 def reachable_files(root: Path, texts: Iterable[str]) -> list[Path]:

@@ -454,7 +454,13 @@ def start_stale(config: MkDocsConfig) -> None:
     ``hooks.notebooks``.  (nbclient clients in threads of one process deadlocked.)
     """
     root, expand = _root(config), _site_expander(config)
-    stale = [s for s in sources(root) if cached_code(s, root, expand) is None]
+    stale = []
+    for source in sources(root):
+        found = cached_code(source, root, expand)
+        if found is None:
+            stale.append(source)
+        else:  # looked up once: execute_all takes it from here
+            _executed[str(source)] = found
     if len(stale) < 2:
         return  # nothing to run beside anything: execute_all runs it here
     worker = importlib.import_module("hooks.notebooks").run_in_worker
